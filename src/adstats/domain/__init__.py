@@ -1,0 +1,1 @@
+"""The concepts of the product contract (SPEC.md), free of any storage or HTTP."""

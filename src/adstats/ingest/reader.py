@@ -1,0 +1,106 @@
+"""Splits an NDJSON byte stream into chunks of decoded lines.
+
+Lines are numbered from 1 across the whole stream. Blank lines are skipped but
+keep their number. A line that is too long or not UTF-8 is rejected here, so
+the parser only ever sees text.
+"""
+
+import gzip
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from adstats.ingest.report import Rejection
+
+MAX_LINE_BYTES = 64 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass
+class Chunk:
+    """Consecutive lines of one stream: text[i] is line first_line + i."""
+
+    first_line: int
+    lines: list[str]
+    rejections: list[Rejection] = field(default_factory=list)
+    size: int = 0
+
+
+def open_maybe_gzip(stream: BinaryIO) -> BinaryIO:
+    """The stream itself, or its gunzipped content when it starts as gzip."""
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(
+        stream  # type: ignore[arg-type]
+    )
+    if buffered.peek(2)[:2] == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+    return buffered
+
+
+def chunks_of(
+    stream: BinaryIO, *, chunk_bytes: int = 32 * 1024 * 1024
+) -> Iterator[Chunk]:
+    """Chunks of about chunk_bytes each, cut at line ends."""
+    next_line = 1
+    pending = b""
+    while True:
+        block = stream.read(chunk_bytes)
+        data = pending + block
+        if not block:
+            if data:
+                yield _chunk(data, next_line)
+            return
+        cut = data.rfind(b"\n") + 1
+        if cut == 0 and len(data) <= MAX_LINE_BYTES:
+            pending = data
+            continue
+        if cut == 0:
+            cut = len(data)  # one overlong line: reject it as it stands
+        chunk = _chunk(data[:cut], next_line)
+        next_line += len(chunk.lines)
+        pending = data[cut:]
+        yield chunk
+
+
+def chunk_of_bytes(data: bytes, first_line: int = 1) -> Chunk:
+    return _chunk(data, first_line)
+
+
+def _chunk(data: bytes, first_line: int) -> Chunk:
+    try:
+        lines = data.decode("utf-8").split("\n")
+        rejections: list[Rejection] = []
+    except UnicodeDecodeError:
+        lines, rejections = _decode_each(data.split(b"\n"), first_line)
+    if lines and lines[-1] == "":
+        lines.pop()
+    # A UTF-8 character is at most 4 bytes: only lines longer than a quarter of
+    # the limit in characters can be over it in bytes.
+    if lines and max(map(len, lines)) > MAX_LINE_BYTES // 4:
+        _reject_long(lines, first_line, rejections)
+    return Chunk(first_line, lines, rejections, len(data))
+
+
+def _decode_each(
+    raw_lines: list[bytes], first_line: int
+) -> tuple[list[str], list[Rejection]]:
+    lines: list[str] = []
+    rejections: list[Rejection] = []
+    for offset, raw in enumerate(raw_lines):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            lines.append("")
+            reason = f"line is not valid UTF-8 (byte {exc.start + 1})"
+            rejections.append(Rejection(first_line + offset, reason))
+    return lines, rejections
+
+
+def _reject_long(lines: list[str], first_line: int, rejections: list[Rejection]) -> None:
+    for offset, line in enumerate(lines):
+        size = len(line.encode("utf-8")) if len(line) > MAX_LINE_BYTES // 4 else 0
+        if size > MAX_LINE_BYTES:
+            lines[offset] = ""
+            reason = f"line is {size} bytes long; the limit is {MAX_LINE_BYTES}"
+            rejections.append(Rejection(first_line + offset, reason))
+    rejections.sort(key=lambda r: r.line)

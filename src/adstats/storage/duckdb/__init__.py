@@ -1,0 +1,1 @@
+"""The embedded DuckDB backend: one file, one writing process."""

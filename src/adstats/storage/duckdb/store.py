@@ -1,0 +1,264 @@
+"""DuckDBStore: the Store contract on an embedded DuckDB file.
+
+DuckDB lets one process open a file for writing. That process serializes its
+own writes behind a lock; reads run concurrently on per-thread cursors, each
+seeing the last committed state.
+"""
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from adstats.domain.catalog import (
+    Account,
+    Advertiser,
+    Campaign,
+    Catalog,
+    Content,
+    Creative,
+    Entity,
+    Insertion,
+)
+from adstats.errors import DatabaseBusy, StaleCatalog, StorageError
+from adstats.ingest.report import IngestReport
+from adstats.storage.base import ApiKeyRecord, CatalogState, StatsRequest, Store
+from adstats.storage.duckdb import reader, writer
+from adstats.storage.duckdb.schema import MEASURES, SCHEMA_VERSION, STATEMENTS, scalar
+
+log = logging.getLogger(__name__)
+
+_ENTITY_TABLES: dict[type, tuple[str, tuple[str, ...]]] = {
+    Account: ("accounts", ("id", "name", "currency", "timezone")),
+    Advertiser: ("advertisers", ("id", "account_id", "name")),
+    Campaign: ("campaigns", ("id", "account_id", "advertiser_id", "name", "budget_nanos")),
+    Insertion: (
+        "insertions",
+        ("id", "campaign_id", "name", "pricing_model", "price_nanos", "budget_nanos"),
+    ),
+    Content: ("contents", ("id", "name")),
+    Creative: ("creatives", ("id", "account_id", "name", "format")),
+}
+
+# Compaction merges the rows batches appended once they reach this many, or a
+# fifth of the merged rows, whichever is larger.
+COMPACT_MIN_ROWS = 200_000
+
+
+def open_duckdb(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Opens the file, turning DuckDB's lock error into DatabaseBusy."""
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(path, read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise DatabaseBusy(f"the database {path} is in use by another process") from exc
+        raise StorageError(f"cannot open the database {path}: {exc}") from exc
+
+
+class DuckDBStore(Store):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._con = open_duckdb(path)
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._create_schema()
+        self._state = self._load_catalog_state()
+        self._appended_rows = 0
+        self._merged_rows = self._count("daily")
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _create_schema(self) -> None:
+        with self._transaction() as con:
+            for statement in STATEMENTS:
+                con.execute(statement)
+            con.execute(
+                "INSERT INTO meta VALUES ('schema_version', $v) ON CONFLICT DO NOTHING",
+                {"v": str(SCHEMA_VERSION)},
+            )
+        stored = self._meta("schema_version")
+        if stored != str(SCHEMA_VERSION):
+            raise StorageError(
+                f"the database has schema version {stored}; this adstats reads "
+                f"version {SCHEMA_VERSION}"
+            )
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._con.cursor()
+            self._local.cursor = cursor
+        return cursor
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._write_lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def _meta(self, name: str) -> str | None:
+        value = scalar(self._cursor(), "SELECT value FROM meta WHERE name = $n", {"n": name})
+        return None if value is None else str(value)
+
+    def _count(self, table: str) -> int:
+        return int(scalar(self._cursor(), f"SELECT count(*) FROM {table}"))
+
+    # -- catalog --------------------------------------------------------------
+
+    def catalog_state(self) -> CatalogState:
+        return self._state
+
+    def _load_catalog_state(self) -> CatalogState:
+        con = self._cursor()
+        catalog = Catalog.empty()
+        keys: dict[str, int] = {}
+        for entity_type, (table, columns) in _ENTITY_TABLES.items():
+            rows = con.execute(f"SELECT key, {', '.join(columns)} FROM {table}").fetchall()
+            target: dict[str, Any] = getattr(catalog, table)
+            for key, *values in rows:
+                item = entity_type(*values)
+                target[item.id] = item
+                keys[item.id] = int(key)
+        version = int(self._meta("catalog_version") or 0)
+        return CatalogState(catalog, keys, version)
+
+    def save_catalog(self, changed: Sequence[Entity]) -> None:
+        with self._transaction() as con:
+            next_key = max(self._state.keys.values(), default=0) + 1
+            for item in changed:
+                table, columns = _ENTITY_TABLES[type(item)]
+                key = self._state.keys.get(item.id)
+                if key is None:
+                    key, next_key = next_key, next_key + 1
+                values = [getattr(item, c) for c in columns]
+                updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+                con.execute(
+                    f"""INSERT INTO {table} (key, {", ".join(columns)})
+                        VALUES ({", ".join("?" * (len(columns) + 1))})
+                        ON CONFLICT (id) DO UPDATE SET {updates}""",
+                    [key, *values],
+                )
+            con.execute(
+                """INSERT INTO meta VALUES ('catalog_version', $v)
+                   ON CONFLICT (name) DO UPDATE SET value = excluded.value""",
+                {"v": str(self._state.version + 1)},
+            )
+        self._state = self._load_catalog_state()
+
+    # -- events ---------------------------------------------------------------
+
+    def apply_events(self, events: pa.Table, state: CatalogState) -> IngestReport:
+        with self._transaction() as con:
+            if state.version != self._state.version:
+                raise StaleCatalog("the catalog changed while the batch was checked")
+            report, appended = writer.apply_events(con, events, state)
+        self._appended_rows += appended
+        if self._appended_rows > max(COMPACT_MIN_ROWS, self._merged_rows // 5):
+            self.compact()
+        return report
+
+    # -- statistics -------------------------------------------------------------
+
+    def stats(self, request: StatsRequest) -> list[tuple[Any, ...]]:
+        sql, params = reader.stats_sql(request)
+        return self._cursor().execute(sql, params).fetchall()
+
+    def active_campaigns(
+        self, campaign_keys: Sequence[int], date_from: date, date_to: date
+    ) -> set[int]:
+        sql, params = reader.active_campaigns_sql(campaign_keys, date_from, date_to)
+        return {int(row[0]) for row in self._cursor().execute(sql, params).fetchall()}
+
+    # -- API keys -------------------------------------------------------------
+
+    def save_api_key(self, record: ApiKeyRecord) -> None:
+        with self._transaction() as con:
+            con.execute(
+                "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    record.key_id, record.account_id, record.name, record.description,
+                    record.created_at, record.expires_in_days, record.revoked_at,
+                    record.last_used_at, record.secret_hash,
+                ],
+            )  # fmt: skip
+
+    def api_keys(self, account_id: str | None = None) -> list[ApiKeyRecord]:
+        rows = self._cursor().execute(
+            """SELECT key_id, account_id, name, description, created_at,
+                      expires_in_days, revoked_at, last_used_at, secret_hash
+               FROM api_keys WHERE $account IS NULL OR account_id = $account
+               ORDER BY created_at, key_id""",
+            {"account": account_id},
+        ).fetchall()
+        return [ApiKeyRecord(*row) for row in rows]
+
+    def revoke_api_key(self, key_id: str, when: datetime) -> bool:
+        with self._transaction() as con:
+            rows = con.execute(
+                """UPDATE api_keys SET revoked_at = coalesce(revoked_at, $when)
+                   WHERE key_id = $key_id RETURNING key_id""",
+                {"when": when, "key_id": key_id},
+            ).fetchall()
+        return bool(rows)
+
+    def touch_api_keys(self, last_used: dict[str, datetime]) -> None:
+        with self._transaction() as con:
+            for key_id, when in last_used.items():
+                con.execute(
+                    """UPDATE api_keys SET last_used_at = greatest(last_used_at, $when)
+                       WHERE key_id = $key_id""",
+                    {"when": when, "key_id": key_id},
+                )
+
+    # -- upkeep ---------------------------------------------------------------
+
+    def compact(self) -> None:
+        with self._transaction() as con:
+            for table, keys in (
+                ("daily", "day, campaign_key, insertion_key, content_key, creative_key"),
+                ("campaign_daily", "day, campaign_key"),
+            ):
+                _merge(con, table, keys)
+            con.execute(
+                """CREATE OR REPLACE TEMP TABLE spend_merged AS
+                   SELECT insertion_key, sum(spent_nanos)::HUGEINT FROM spend GROUP BY ALL"""
+            )
+            con.execute("DELETE FROM spend")
+            con.execute("INSERT INTO spend SELECT * FROM spend_merged")
+        self._merged_rows = self._count("daily")
+        self._appended_rows = 0
+        log.info("compacted rollups: %d rows", self._merged_rows)
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._con.close()
+
+
+def _merge(con: duckdb.DuckDBPyConnection, table: str, keys: str) -> None:
+    sums = ", ".join(f"sum({column})::{_type(column)}" for column in MEASURES)
+    order = keys.replace("day, campaign_key", "campaign_key, day")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table}_merged AS
+            SELECT {keys}, {sums} FROM {table} GROUP BY ALL ORDER BY {order}"""
+    )
+    con.execute(f"DELETE FROM {table}")
+    con.execute(f"INSERT INTO {table} SELECT * FROM {table}_merged")
+    con.execute(f"DROP TABLE {table}_merged")
+
+
+def _type(column: str) -> str:
+    return "HUGEINT" if column == "spent_nanos" else "BIGINT"
