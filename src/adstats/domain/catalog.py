@@ -136,7 +136,9 @@ class _Item:
         if value is None and not required:
             return None
         if not isinstance(value, str):
-            raise self.fail(f'{name} must be a decimal written as a string, like "2.50"')
+            raise self.fail(
+                f'{name} must be a decimal written as a string, like "2.50"'
+            )
         try:
             return parse_amount(value, max_decimals=6)
         except ValueError as exc:
@@ -155,13 +157,17 @@ def _account(item: _Item) -> Account:
         raise item.fail(f"currency {currency!r} is not an ISO 4217 code such as EUR")
     timezone = item.raw.get("timezone", "UTC")
     if not _is_timezone(timezone):
-        raise item.fail(f"timezone {timezone!r} is not an IANA name such as Europe/Paris")
+        raise item.fail(
+            f"timezone {timezone!r} is not an IANA name such as Europe/Paris"
+        )
     return Account(item.entity_id("id"), item.text("name"), currency, timezone)
 
 
 def _advertiser(item: _Item) -> Advertiser:
     item.check_fields({"id", "account_id", "name"})
-    return Advertiser(item.entity_id("id"), item.entity_id("account_id"), item.text("name"))
+    return Advertiser(
+        item.entity_id("id"), item.entity_id("account_id"), item.text("name")
+    )
 
 
 def _campaign(item: _Item) -> Campaign:
@@ -179,14 +185,18 @@ def _insertion(item: _Item) -> Insertion:
     item.check_fields({"id", "campaign_id", "name", "pricing_model", "price", "budget"})
     model = item.raw.get("pricing_model")
     if model not in PRICING_MODELS:
-        raise item.fail(f"pricing_model {model!r} is not one of {sorted(PRICING_MODELS)}")
+        raise item.fail(
+            f"pricing_model {model!r} is not one of {sorted(PRICING_MODELS)}"
+        )
     assert isinstance(model, str)
     price = item.amount("price", required=True)
     assert price is not None
     try:
         unit_cost_nanos(model, price)
     except ValueError:
-        raise item.fail("price has more than 6 decimal places for a per-mille model") from None
+        raise item.fail(
+            "price has more than 6 decimal places for a per-mille model"
+        ) from None
     return Insertion(
         item.entity_id("id"),
         item.entity_id("campaign_id"),
@@ -209,7 +219,10 @@ def _creative(item: _Item) -> Creative:
         raise item.fail(f"format {creative_format!r} must be 'display' or 'video'")
     assert isinstance(creative_format, str)
     return Creative(
-        item.entity_id("id"), item.entity_id("account_id"), item.text("name"), creative_format
+        item.entity_id("id"),
+        item.entity_id("account_id"),
+        item.text("name"),
+        creative_format,
     )
 
 
@@ -245,7 +258,7 @@ def _timezones() -> set[str]:
 def parse_catalog(document: object) -> dict[str, list[Any]]:
     """The items of a catalog document, each checked on its own."""
     if not isinstance(document, dict):
-        raise CatalogError("a catalog is a JSON object with lists such as \"accounts\"")
+        raise CatalogError('a catalog is a JSON object with lists such as "accounts"')
     unknown = sorted(set(document) - set(_PARSERS))
     if unknown:
         raise CatalogError(f"unknown list {unknown[0]!r}; allowed: {sorted(_PARSERS)}")
@@ -306,7 +319,9 @@ def _check_references(catalog: Catalog, parsed: Mapping[str, list[Any]]) -> None
     for index, camp in enumerate(parsed["campaigns"]):
         label = f"campaigns[{index}] (id {camp.id})"
         need(label, "account_id", camp.account_id, catalog.accounts)
-        advertiser = need(label, "advertiser_id", camp.advertiser_id, catalog.advertisers)
+        advertiser = need(
+            label, "advertiser_id", camp.advertiser_id, catalog.advertisers
+        )
         if advertiser.account_id != camp.account_id:
             raise CatalogError(f"{label}: advertiser {camp.advertiser_id} belongs to "
                                f"another account than {camp.account_id}")  # fmt: skip

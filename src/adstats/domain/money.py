@@ -48,7 +48,7 @@ def parse_amount(text: str, *, max_decimals: int = 9) -> int:
     try:
         value = Decimal(text)
     except (InvalidOperation, TypeError) as exc:
-        raise ValueError(f"{text!r} is not a decimal number such as \"2.50\"") from exc
+        raise ValueError(f'{text!r} is not a decimal number such as "2.50"') from exc
     if not value.is_finite() or value < 0:
         raise ValueError(f"{text!r} must be a finite number of at least 0")
     exponent = value.as_tuple().exponent

@@ -30,7 +30,9 @@ FIELDS = (
 )
 
 # RFC 3339 with an explicit offset; a naive time is refused, never guessed.
-_RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+_RFC3339 = (
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
 _NAIVE = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
 # DuckDB's JSON reader also takes trailing commas and NaN/Infinity; lines that
 # might use them are checked again by a strict parser.
@@ -162,7 +164,9 @@ class EventParser:
 
     def _lines_table(self, chunk: Chunk) -> pa.Table:
         numbers = pa.array(range(chunk.first_line, chunk.first_line + len(chunk.lines)))
-        table = pa.table({"line_no": numbers, "line": pa.array(chunk.lines, pa.string())})
+        table = pa.table(
+            {"line_no": numbers, "line": pa.array(chunk.lines, pa.string())}
+        )
         self._con.register("raw_lines", table)
         self._con.execute(
             """CREATE OR REPLACE TEMP TABLE lines AS
@@ -219,7 +223,9 @@ def _json_error(line: str) -> str | None:
 def _catalog_tables(state: CatalogState) -> dict[str, pa.Table]:
     cat, key = state.catalog, state.key
     insertions = list(cat.insertions.values())
-    accounts = [cat.accounts[cat.campaigns[i.campaign_id].account_id] for i in insertions]
+    accounts = [
+        cat.accounts[cat.campaigns[i.campaign_id].account_id] for i in insertions
+    ]
     return {
         "event_types": pa.table(
             {"name": list(EVENT_TYPES), "code": list(range(len(EVENT_TYPES)))}

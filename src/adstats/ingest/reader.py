@@ -9,7 +9,7 @@ import gzip
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from adstats.ingest.report import Rejection
 
@@ -29,12 +29,13 @@ class Chunk:
 
 def open_maybe_gzip(stream: BinaryIO) -> BinaryIO:
     """The stream itself, or its gunzipped content when it starts as gzip."""
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(
-        stream  # type: ignore[arg-type]
+    raw = cast(io.RawIOBase, stream)
+    buffered = (
+        stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(raw)
     )
     if buffered.peek(2)[:2] == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
-    return buffered
+        return cast(BinaryIO, gzip.GzipFile(fileobj=buffered, mode="rb"))
+    return cast(BinaryIO, buffered)
 
 
 def chunks_of(
@@ -96,7 +97,9 @@ def _decode_each(
     return lines, rejections
 
 
-def _reject_long(lines: list[str], first_line: int, rejections: list[Rejection]) -> None:
+def _reject_long(
+    lines: list[str], first_line: int, rejections: list[Rejection]
+) -> None:
     for offset, line in enumerate(lines):
         size = len(line.encode("utf-8")) if len(line) > MAX_LINE_BYTES // 4 else 0
         if size > MAX_LINE_BYTES:

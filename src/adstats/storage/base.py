@@ -38,6 +38,7 @@ class StatsRequest:
     date_from: date
     date_to: date
     by_day: bool = False
+    by_campaign: bool = True
     by_insertion: bool = False
     by_content: bool = False
     by_creative: bool = False

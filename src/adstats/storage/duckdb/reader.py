@@ -4,8 +4,6 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-import duckdb
-
 from adstats.storage.base import StatsRequest
 from adstats.storage.duckdb.schema import MEASURES
 
@@ -28,7 +26,10 @@ def stats_sql(request: StatsRequest) -> tuple[str, dict[str, Any]]:
     keys = sorted(request.campaign_keys)
 
     where = ["r.day BETWEEN $date_from AND $date_to"]
-    params: dict[str, Any] = {"date_from": request.date_from, "date_to": request.date_to}
+    params: dict[str, Any] = {
+        "date_from": request.date_from,
+        "date_to": request.date_to,
+    }
     where.append(_campaign_filter(keys, params))
     if request.insertion_key is not None:
         where.append("r.insertion_key = $insertion_key")
@@ -66,7 +67,7 @@ def _group_columns(by_day: bool, dims: Sequence[str]) -> str:
 
 
 def _dimensions(request: StatsRequest) -> list[str]:
-    dims = ["campaign"]
+    dims = ["campaign"] if request.by_campaign else []
     if request.by_insertion:
         dims.append("insertion")
     if request.by_content:

@@ -24,7 +24,9 @@ SCHEMA_VERSION = 1
 COUNTER_COLUMNS: tuple[str, ...] = tuple(f"n_{name}" for name in EVENT_TYPES)
 MEASURES: tuple[str, ...] = (*COUNTER_COLUMNS, "billables", "spent_nanos")
 
-_COUNTERS_DDL = ",\n    ".join(f"{column} BIGINT NOT NULL" for column in COUNTER_COLUMNS)
+_COUNTERS_DDL = ",\n    ".join(
+    f"{column} BIGINT NOT NULL" for column in COUNTER_COLUMNS
+)
 
 STATEMENTS = (
     "CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value VARCHAR)",

@@ -37,7 +37,10 @@ log = logging.getLogger(__name__)
 _ENTITY_TABLES: dict[type, tuple[str, tuple[str, ...]]] = {
     Account: ("accounts", ("id", "name", "currency", "timezone")),
     Advertiser: ("advertisers", ("id", "account_id", "name")),
-    Campaign: ("campaigns", ("id", "account_id", "advertiser_id", "name", "budget_nanos")),
+    Campaign: (
+        "campaigns",
+        ("id", "account_id", "advertiser_id", "name", "budget_nanos"),
+    ),
     Insertion: (
         "insertions",
         ("id", "campaign_id", "name", "pricing_model", "price_nanos", "budget_nanos"),
@@ -59,7 +62,9 @@ def open_duckdb(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnect
         return duckdb.connect(path, read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise DatabaseBusy(f"the database {path} is in use by another process") from exc
+            raise DatabaseBusy(
+                f"the database {path} is in use by another process"
+            ) from exc
         raise StorageError(f"cannot open the database {path}: {exc}") from exc
 
 
@@ -111,7 +116,9 @@ class DuckDBStore(Store):
             con.execute("COMMIT")
 
     def _meta(self, name: str) -> str | None:
-        value = scalar(self._cursor(), "SELECT value FROM meta WHERE name = $n", {"n": name})
+        value = scalar(
+            self._cursor(), "SELECT value FROM meta WHERE name = $n", {"n": name}
+        )
         return None if value is None else str(value)
 
     def _count(self, table: str) -> int:
@@ -127,7 +134,9 @@ class DuckDBStore(Store):
         catalog = Catalog.empty()
         keys: dict[str, int] = {}
         for entity_type, (table, columns) in _ENTITY_TABLES.items():
-            rows = con.execute(f"SELECT key, {', '.join(columns)} FROM {table}").fetchall()
+            rows = con.execute(
+                f"SELECT key, {', '.join(columns)} FROM {table}"
+            ).fetchall()
             target: dict[str, Any] = getattr(catalog, table)
             for key, *values in rows:
                 item = entity_type(*values)
@@ -197,13 +206,17 @@ class DuckDBStore(Store):
             )  # fmt: skip
 
     def api_keys(self, account_id: str | None = None) -> list[ApiKeyRecord]:
-        rows = self._cursor().execute(
-            """SELECT key_id, account_id, name, description, created_at,
+        rows = (
+            self._cursor()
+            .execute(
+                """SELECT key_id, account_id, name, description, created_at,
                       expires_in_days, revoked_at, last_used_at, secret_hash
                FROM api_keys WHERE $account IS NULL OR account_id = $account
                ORDER BY created_at, key_id""",
-            {"account": account_id},
-        ).fetchall()
+                {"account": account_id},
+            )
+            .fetchall()
+        )
         return [ApiKeyRecord(*row) for row in rows]
 
     def revoke_api_key(self, key_id: str, when: datetime) -> bool:
@@ -229,7 +242,10 @@ class DuckDBStore(Store):
     def compact(self) -> None:
         with self._transaction() as con:
             for table, keys in (
-                ("daily", "day, campaign_key, insertion_key, content_key, creative_key"),
+                (
+                    "daily",
+                    "day, campaign_key, insertion_key, content_key, creative_key",
+                ),
                 ("campaign_daily", "day, campaign_key"),
             ):
                 _merge(con, table, keys)

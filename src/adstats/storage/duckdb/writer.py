@@ -53,7 +53,9 @@ def apply_events(
 
     con.unregister("batch_arrow")
     con.unregister("pricing_arrow")
-    return IngestReport(accepted=accepted, duplicates=events.num_rows - accepted), appended
+    return IngestReport(
+        accepted=accepted, duplicates=events.num_rows - accepted
+    ), appended
 
 
 def _keep_new_events(con: duckdb.DuckDBPyConnection) -> int:
@@ -124,7 +126,9 @@ def _register_pricing(con: duckdb.DuckDBPyConnection, state: CatalogState) -> No
     con.register("pricing_arrow", table)
 
 
-def _mark_billable(con: duckdb.DuckDBPyConnection, pricings: Sequence[_Pricing]) -> None:
+def _mark_billable(
+    con: duckdb.DuckDBPyConnection, pricings: Sequence[_Pricing]
+) -> None:
     """Adds the billable column. Campaigns whose candidates all fit in their
     budgets are decided at once; the others walk their candidates in order."""
     spent = dict(
@@ -174,7 +178,8 @@ def _budgets(
         )
     camp_budgets = {
         p.campaign_key: Budget(
-            None if p.campaign_budget is None
+            None
+            if p.campaign_budget is None
             else p.campaign_budget - camp_spent[p.campaign_key]
         )
         for p in pricings

@@ -1,0 +1,89 @@
+"""GET /api/campaigns and /api/campaigns/{campaign_id}."""
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from adstats.api.encoding import rows_response
+from adstats.api.routes.common import (
+    ApiKey,
+    ByContent,
+    ByCreative,
+    ByDay,
+    ByInsertion,
+    DateFrom,
+    DateTo,
+    Format,
+    authorized_account,
+    checked_id,
+    context,
+    stats_query,
+    timed,
+)
+from adstats.api.schemas import ERROR_RESPONSES, CampaignRow
+from adstats.domain.metrics import CAMPAIGN_METRICS
+from adstats.query.params import CAMPAIGN_BREAKDOWNS, RANGE_PARAMS, StatsQuery
+
+router = APIRouter(tags=["campaign statistics"])
+_ALLOWED = RANGE_PARAMS + CAMPAIGN_BREAKDOWNS
+_RESPONSES = {200: {"model": list[CampaignRow]}, **ERROR_RESPONSES}
+
+
+def campaign_header(query: StatsQuery) -> list[str]:
+    header = ["date"] if query.by_day else []
+    header += ["campaign_id", "campaign_name"]
+    for flag, name in (
+        (query.by_insertion, "insertion"),
+        (query.by_content, "content"),
+        (query.by_creative, "creative"),
+    ):
+        if flag:
+            header += [f"{name}_id", f"{name}_name"]
+    return [*header, "advertiser_id", "advertiser_name", *CAMPAIGN_METRICS]
+
+
+@router.get("/api/campaigns", responses=_RESPONSES, response_class=Response)
+def list_campaigns(
+    request: Request,
+    api_key: ApiKey = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    by_day: ByDay = None,
+    by_insertion: ByInsertion = None,
+    by_content: ByContent = None,
+    by_creative: ByCreative = None,
+    format: Format = None,
+) -> Response:
+    """Statistics of every campaign of the key's account with counted events in
+    the range; each campaign has exactly the rows its own request would give."""
+    return _answer(request, None)
+
+
+@router.get(
+    "/api/campaigns/{campaign_id}", responses=_RESPONSES, response_class=Response
+)
+def one_campaign(
+    request: Request,
+    campaign_id: str,
+    api_key: ApiKey = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    by_day: ByDay = None,
+    by_insertion: ByInsertion = None,
+    by_content: ByContent = None,
+    by_creative: ByCreative = None,
+    format: Format = None,
+) -> Response:
+    """Statistics of one campaign: one row without breakdowns (zeros when
+    idle), one per day with by_day alone, one per combination with data for
+    the other breakdowns."""
+    return _answer(request, checked_id(campaign_id, "campaign_id"))
+
+
+def _answer(request: Request, campaign_id: str | None) -> Response:
+    account = authorized_account(request)
+    query = stats_query(request, account, _ALLOWED)
+    answers = context(request).answers
+    rows = timed(request, lambda: answers.campaigns(account, campaign_id, query))
+    name = f"campaign-{campaign_id}" if campaign_id else "campaigns"
+    filename = f"{name}_{query.date_from}_{query.date_to}"
+    return rows_response(rows, query.format, campaign_header(query), filename)

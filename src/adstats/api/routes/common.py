@@ -1,0 +1,87 @@
+"""Pieces every statistics route shares: the key, the parameters, timing."""
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+from fastapi import Query, Request
+
+from adstats.api.context import ApiContext
+from adstats.domain.catalog import Account, is_entity_id
+from adstats.errors import BadRequest
+from adstats.query.params import StatsQuery, parse_stats_query
+
+log = logging.getLogger("adstats.api")
+T = TypeVar("T")
+
+ApiKey = Annotated[
+    str | None,
+    Query(
+        description="Your API key (or the X-Api-Key header, or Authorization: Bearer)."
+    ),
+]
+DateFrom = Annotated[
+    str | None,
+    Query(
+        description="First day YYYY-MM-DD in the account timezone; default yesterday."
+    ),
+]
+DateTo = Annotated[
+    str | None,
+    Query(description="Last day YYYY-MM-DD, inclusive; default yesterday."),
+]
+ByDay = Annotated[str | None, Query(description="true/false/1/0: one row per day.")]
+ByInsertion = Annotated[
+    str | None, Query(description="true/false/1/0: one row per insertion.")
+]
+ByContent = Annotated[
+    str | None, Query(description="true/false/1/0: one row per content.")
+]
+ByCreative = Annotated[
+    str | None, Query(description="true/false/1/0: one row per creative.")
+]
+Format = Annotated[str | None, Query(description="json (default) or csv.")]
+
+
+def context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.context
+    return ctx
+
+
+def secret_of(request: Request) -> str | None:
+    """The key from the query, the X-Api-Key header or a Bearer token."""
+    secret = request.query_params.get("api_key") or request.headers.get("x-api-key")
+    if secret:
+        return secret
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def authorized_account(request: Request) -> Account:
+    ctx = context(request)
+    return ctx.account_of(ctx.keys.authenticate(secret_of(request)))
+
+
+def checked_id(value: str, what: str) -> str:
+    if not is_entity_id(value):
+        raise BadRequest(f"{what} must be 24 lowercase hexadecimal characters")
+    return value
+
+
+def stats_query(
+    request: Request, account: Account, allowed: tuple[str, ...]
+) -> StatsQuery:
+    return parse_stats_query(
+        request.query_params.multi_items(), allowed, account.timezone
+    )
+
+
+def timed(request: Request, work: Callable[[], T]) -> T:
+    """Runs the work, logging it when slower than the configured threshold."""
+    started = time.perf_counter()
+    result = work()
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    if elapsed_ms > context(request).settings.slow_query_ms:
+        log.warning("slow query: endpoint=%s ms=%.0f", request.url.path, elapsed_ms)
+    return result

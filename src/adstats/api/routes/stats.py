@@ -1,0 +1,93 @@
+"""GET /api/stats/{campaigns,insertions,contents}[/{id}]: the entity family."""
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from adstats.api.encoding import rows_response
+from adstats.api.routes.common import (
+    ApiKey,
+    ByDay,
+    DateFrom,
+    DateTo,
+    Format,
+    authorized_account,
+    checked_id,
+    context,
+    stats_query,
+    timed,
+)
+from adstats.api.schemas import ERROR_RESPONSES, entity_row_model
+from adstats.domain.metrics import ENTITY_METRICS
+from adstats.query.answers import ENTITY_KINDS
+from adstats.query.params import RANGE_PARAMS
+
+router = APIRouter(tags=["entity statistics"])
+
+
+def _answer(request: Request, kind: str, entity_id: str | None) -> Response:
+    account = authorized_account(request)
+    if entity_id is not None:
+        checked_id(entity_id, f"{kind[:-1]}_id")
+    query = stats_query(request, account, RANGE_PARAMS)
+    answers = context(request).answers
+    rows = timed(request, lambda: answers.entities(account, kind, entity_id, query))
+    singular = kind[:-1]
+    header = (["date"] if query.by_day else []) + [f"{singular}_id", f"{singular}_name"]
+    name = f"{singular}-{entity_id}" if entity_id else kind
+    filename = f"{name}_{query.date_from}_{query.date_to}"
+    return rows_response(rows, query.format, [*header, *ENTITY_METRICS], filename)
+
+
+def _register(kind: str) -> None:
+    model = entity_row_model(kind)
+    responses = {200: {"model": list[model]}, **ERROR_RESPONSES}  # type: ignore[valid-type]
+    singular = kind[:-1]
+
+    def list_entities(
+        request: Request,
+        api_key: ApiKey = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        by_day: ByDay = None,
+        format: Format = None,
+    ) -> Response:
+        return _answer(request, kind, None)
+
+    def one_entity(
+        request: Request,
+        entity_id: str,
+        api_key: ApiKey = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        by_day: ByDay = None,
+        format: Format = None,
+    ) -> Response:
+        return _answer(request, kind, entity_id)
+
+    restricted = (
+        " restricted to the key's account's campaigns" if kind == "contents" else ""
+    )
+    router.add_api_route(
+        f"/api/stats/{kind}",
+        list_entities,
+        methods=["GET"],
+        responses=responses,
+        response_class=Response,
+        name=f"list_{kind}_stats",
+        description=f"Statistics of every {singular} with counted events in the range"
+        f"{restricted}.",
+    )
+    router.add_api_route(
+        f"/api/stats/{kind}/{{entity_id}}",
+        one_entity,
+        methods=["GET"],
+        responses=responses,
+        response_class=Response,
+        name=f"one_{singular}_stats",
+        description=f"Statistics of one {singular}{restricted}: one row (zeros when "
+        "idle), or one per day with by_day.",
+    )
+
+
+for _kind in ENTITY_KINDS:
+    _register(_kind)

@@ -1,0 +1,1 @@
+"""The `adstats` command: one module per subcommand."""

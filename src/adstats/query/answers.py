@@ -1,0 +1,220 @@
+"""Answer rows for both families of statistics endpoints (SPEC section 6)."""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from adstats.domain.catalog import Account, Campaign, Catalog
+from adstats.domain.metrics import campaign_metrics, entity_metrics
+from adstats.errors import NotFound
+from adstats.query.params import StatsQuery
+from adstats.storage.base import CatalogState, StatsRequest, Store
+
+Row = dict[str, Any]
+ENTITY_KINDS = ("campaigns", "insertions", "contents")
+
+
+def days(first: date, last: date) -> Iterator[date]:
+    for offset in range((last - first).days + 1):
+        yield first + timedelta(days=offset)
+
+
+@dataclass
+class _Grouped:
+    """Store rows split into their dimension ids and their measures."""
+
+    dims: tuple[Any, ...]
+    measures: Sequence[int]
+
+
+class StatsAnswers:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # -- /api/campaigns ---------------------------------------------------------
+
+    def campaigns(
+        self, account: Account, campaign_id: str | None, query: StatsQuery
+    ) -> list[Row]:
+        state = self._store.catalog_state()
+        campaigns = self._listed_campaigns(state, account, campaign_id, query)
+        if not campaigns:
+            return []
+        breakdown = query.by_insertion or query.by_content or query.by_creative
+        request = StatsRequest(
+            campaign_keys=[state.key(c.id) for c in campaigns],
+            date_from=query.date_from,
+            date_to=query.date_to,
+            by_day=query.by_day,
+            by_insertion=query.by_insertion,
+            by_content=query.by_content,
+            by_creative=query.by_creative,
+        )
+        width = (
+            1 + query.by_day + query.by_insertion + query.by_content + query.by_creative
+        )
+        grouped = [
+            _Grouped(tuple(r[:width]), r[width:]) for r in self._store.stats(request)
+        ]
+        if not breakdown:
+            grouped = _zero_filled(grouped, [c.id for c in campaigns], query)
+        return [self._campaign_row(state.catalog, account, g, query) for g in grouped]
+
+    def _listed_campaigns(
+        self,
+        state: CatalogState,
+        account: Account,
+        campaign_id: str | None,
+        query: StatsQuery,
+    ) -> list[Campaign]:
+        catalog = state.catalog
+        if campaign_id is not None:
+            return [_owned_campaign(catalog, account, campaign_id)]
+        owned = [c for c in catalog.campaigns.values() if c.account_id == account.id]
+        active = self._store.active_campaigns(
+            [state.key(c.id) for c in owned], query.date_from, query.date_to
+        )
+        return sorted(
+            (c for c in owned if state.key(c.id) in active), key=lambda c: c.id
+        )
+
+    @staticmethod
+    def _campaign_row(
+        catalog: Catalog, account: Account, grouped: _Grouped, query: StatsQuery
+    ) -> Row:
+        dims = list(grouped.dims)
+        row: Row = {}
+        if query.by_day:
+            row["date"] = dims.pop(0).isoformat()
+        campaign = catalog.campaigns[dims.pop(0)]
+        row["campaign_id"] = campaign.id
+        row["campaign_name"] = campaign.name
+        if query.by_insertion:
+            insertion_id = dims.pop(0)
+            row["insertion_id"] = insertion_id
+            row["insertion_name"] = catalog.insertions[insertion_id].name
+        if query.by_content:
+            content_id = dims.pop(0)
+            row["content_id"] = content_id
+            row["content_name"] = (
+                None if content_id is None else catalog.contents[content_id].name
+            )
+        if query.by_creative:
+            creative_id = dims.pop(0)
+            row["creative_id"] = creative_id
+            row["creative_name"] = catalog.creatives[creative_id].name
+        advertiser = catalog.advertisers[campaign.advertiser_id]
+        row["advertiser_id"] = advertiser.id
+        row["advertiser_name"] = advertiser.name
+        row.update(campaign_metrics(grouped.measures, account.currency))
+        return row
+
+    # -- /api/stats/{kind} ------------------------------------------------------
+
+    def entities(
+        self, account: Account, kind: str, entity_id: str | None, query: StatsQuery
+    ) -> list[Row]:
+        state = self._store.catalog_state()
+        catalog = state.catalog
+        owned = [c for c in catalog.campaigns.values() if c.account_id == account.id]
+        keys = [state.key(c.id) for c in owned]
+        if kind == "campaigns" and entity_id is not None:
+            keys = [state.key(_owned_campaign(catalog, account, entity_id).id)]
+        request = StatsRequest(
+            campaign_keys=keys,
+            date_from=query.date_from,
+            date_to=query.date_to,
+            by_day=query.by_day,
+            by_campaign=kind == "campaigns",
+            by_insertion=kind == "insertions",
+            by_content=kind == "contents",
+            insertion_key=self._insertion_key(state, account, kind, entity_id),
+            content_key=self._content_key(state, kind, entity_id),
+        )
+        width = 1 + query.by_day
+        grouped = [
+            _Grouped(tuple(r[:width]), r[width:])
+            for r in (self._store.stats(request) if keys else [])
+            if r[width - 1] is not None
+        ]
+        if entity_id is not None:
+            grouped = _zero_filled(grouped, [entity_id], query)
+        names = _names(catalog, kind)
+        return [_entity_row(names, kind, account, g, query) for g in grouped]
+
+    @staticmethod
+    def _insertion_key(
+        state: CatalogState, account: Account, kind: str, entity_id: str | None
+    ) -> int | None:
+        if kind != "insertions" or entity_id is None:
+            return None
+        catalog = state.catalog
+        insertion = catalog.insertions.get(entity_id)
+        if insertion is None:
+            raise NotFound(f"no insertion {entity_id} in this account")
+        _owned_campaign(catalog, account, insertion.campaign_id, what="insertion",
+                        shown_id=entity_id)  # fmt: skip
+        return state.key(entity_id)
+
+    @staticmethod
+    def _content_key(
+        state: CatalogState, kind: str, entity_id: str | None
+    ) -> int | None:
+        if kind != "contents" or entity_id is None:
+            return None
+        if entity_id not in state.catalog.contents:
+            raise NotFound(f"no content {entity_id}")
+        return state.key(entity_id)
+
+
+def _owned_campaign(
+    catalog: Catalog,
+    account: Account,
+    campaign_id: str,
+    what: str = "campaign",
+    shown_id: str | None = None,
+) -> Campaign:
+    """The campaign, if the account owns it; another account's is as unknown."""
+    campaign = catalog.campaigns.get(campaign_id)
+    if campaign is None or campaign.account_id != account.id:
+        raise NotFound(f"no {what} {shown_id or campaign_id} in this account")
+    return campaign
+
+
+def _zero_filled(
+    grouped: list[_Grouped], ids: Sequence[str], query: StatsQuery
+) -> list[_Grouped]:
+    """Every (day,) id combination of the range, with zeros where no row came."""
+    found = {g.dims: g for g in grouped}
+    zeros = [0] * (len(grouped[0].measures) if grouped else 16)
+    wanted: list[tuple[Any, ...]]
+    if query.by_day:
+        wanted = [(day, i) for day in days(query.date_from, query.date_to) for i in ids]
+    else:
+        wanted = [(i,) for i in ids]
+    return [found.get(key) or _Grouped(key, zeros) for key in wanted]
+
+
+def _names(catalog: Catalog, kind: str) -> dict[str, str]:
+    table: dict[str, Any] = getattr(catalog, kind)
+    return {item_id: item.name for item_id, item in table.items()}
+
+
+def _entity_row(
+    names: dict[str, str],
+    kind: str,
+    account: Account,
+    grouped: _Grouped,
+    query: StatsQuery,
+) -> Row:
+    dims = list(grouped.dims)
+    singular = kind[:-1]
+    row: Row = {}
+    if query.by_day:
+        row["date"] = dims.pop(0).isoformat()
+    entity_id = dims.pop(0)
+    row[f"{singular}_id"] = entity_id
+    row[f"{singular}_name"] = names[entity_id]
+    row.update(entity_metrics(grouped.measures, account.currency))
+    return row

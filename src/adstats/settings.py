@@ -1,0 +1,77 @@
+"""Settings: one typed object, read from the environment once, at start.
+
+Command-line flags override it. A bad value stops the start with a message
+that names the variable and what it takes.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from adstats.errors import UserError
+
+DEFAULT_DB = "adstats.duckdb"
+
+
+class SettingsError(UserError):
+    code = "bad_setting"
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str = DEFAULT_DB
+    host: str = "127.0.0.1"
+    port: int = 8000
+    ingest_token: str | None = None
+    max_body_bytes: int = 16 * 1024 * 1024
+    slow_query_ms: int = 500
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        return cls(
+            db=env.get("ADSTATS_DB") or DEFAULT_DB,
+            host=env.get("ADSTATS_HOST") or cls.host,
+            port=_integer(env, "ADSTATS_PORT", cls.port, 1, 65535),
+            ingest_token=_token(env),
+            max_body_bytes=_integer(
+                env, "ADSTATS_MAX_BODY_BYTES", cls.max_body_bytes, 1024, 2**31
+            ),
+            slow_query_ms=_integer(
+                env, "ADSTATS_SLOW_QUERY_MS", cls.slow_query_ms, 1, 10**7
+            ),
+            log_level=_log_level(env),
+        )
+
+
+def _integer(
+    env: Mapping[str, str], name: str, default: int, low: int, high: int
+) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _token(env: Mapping[str, str]) -> str | None:
+    token = env.get("ADSTATS_INGEST_TOKEN") or None
+    if token is not None and len(token) < 16:
+        # The value itself is never repeated: it is a secret.
+        raise SettingsError("ADSTATS_INGEST_TOKEN must be at least 16 characters long")
+    return token
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    level = (env.get("ADSTATS_LOG_LEVEL") or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(
+            f"ADSTATS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}"
+        )
+    return level
