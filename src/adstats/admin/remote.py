@@ -53,7 +53,7 @@ class RemoteAdmin:
     ) -> IngestReport:
         total = IngestReport()
         for chunk in chunks:
-            body = "\n".join(chunk.lines).encode("utf-8")
+            body = chunk.text.encode("utf-8")
             answer = self._call("POST", "/_admin/ingest", body)
             report = IngestReport.from_json(answer, line_offset=chunk.first_line - 1)
             report.rejected = sorted(

@@ -35,59 +35,16 @@ from adstats.domain.catalog import Campaign, Catalog, Creative, merge_catalog
 # Share of a day's traffic by local hour: quiet at night, a bump on the way to
 # work and at lunch, the peak in the evening. Weekend mornings start later.
 _WEEKDAY_HOURS = (
-    3,
-    2,
-    1,
-    1,
-    1,
-    2,
-    4,
-    7,
-    8,
-    7,
-    6,
-    7,
-    9,
-    8,
-    6,
-    6,
-    7,
-    8,
-    10,
-    12,
-    14,
-    13,
-    9,
-    5,
-)
+    3, 2, 1, 1, 1, 2, 4, 7, 8, 7, 6, 7,  # from midnight
+    9, 8, 6, 6, 7, 8, 10, 12, 14, 13, 9, 5,  # from noon
+)  # fmt: skip
 _WEEKEND_HOURS = (
-    4,
-    3,
-    2,
-    1,
-    1,
-    1,
-    2,
-    3,
-    5,
-    7,
-    8,
-    9,
-    10,
-    9,
-    8,
-    8,
-    8,
-    9,
-    10,
-    12,
-    13,
-    12,
-    9,
-    6,
-)
+    4, 3, 2, 1, 1, 1, 2, 3, 5, 7, 8, 9,
+    10, 9, 8, 8, 8, 9, 10, 12, 13, 12, 9, 6,
+)  # fmt: skip
 _WEEKEND_VOLUME = 0.85
 _DAY_NOISE = 0.1
+_HOUR_NOISE = 0.08
 
 # The k-th campaign of the catalog gets a share of traffic in 1 / k**skew.
 _CAMPAIGN_SKEW = 1.2
@@ -119,7 +76,7 @@ _LOCAL_OFFSET_SHARE = 0.1
 # of a day cover this much of the next one.
 _SLACK_MINUTES = 10
 _FLUSH_LINES = 16_384
-_WRITE_LINES = 4096
+_WRITE_LINES = 256
 _INVALID_KINDS_MIN_EVENTS = 10_000
 _MASK64 = (1 << 64) - 1
 _ID_MULTIPLIER = 0x9E3779B97F4A7C15  # odd, so n -> n * it is a bijection
@@ -340,10 +297,10 @@ _QUARTILES = tuple(
     )
 )  # fmt: skip
 
-Step = tuple[str, int]  # an event's head text and its delay after the impression
+_Step = tuple[str, int]  # an event's head text and its delay after the impression
 
 
-def _view_steps(random: Callable[[], float], place: _Placement) -> list[Step]:
+def _view_steps(random: Callable[[], float], place: _Placement) -> list[_Step]:
     steps = [(_IMPRESSION, 0)]
     video = place.video_ms > 0 and random() < _VIDEO_LOADED
     if video:
@@ -360,7 +317,7 @@ def _view_steps(random: Callable[[], float], place: _Placement) -> list[Step]:
 
 
 def _video_steps(
-    random: Callable[[], float], length_ms: int, seen: int, steps: list[Step]
+    random: Callable[[], float], length_ms: int, seen: int, steps: list[_Step]
 ) -> None:
     steps.append((_VIDEO_VISIBLE_HEAD, seen + int(random() * 200)))
     if random() >= _VIDEO_START:
@@ -374,7 +331,7 @@ def _video_steps(
 
 
 def _interaction_steps(
-    random: Callable[[], float], seen: int, steps: list[Step]
+    random: Callable[[], float], seen: int, steps: list[_Step]
 ) -> None:
     engaged = seen + 2000 + int(random() * 38_000)
     steps.append((_ENGAGE, engaged))
@@ -550,11 +507,11 @@ class _Traffic:
 
     def run(self, accounts: list[_AccountPlan], first: dt.date, days: int) -> None:
         wanted = self.writer.valid_target
-        weights = {id(a): self._day_weights(first, days) for a in accounts}
+        day_weights = [self._day_weights(first, days) for _ in accounts]
         for index in range(days):
             day = first + dt.timedelta(days=index)
-            for account in accounts:
-                lines = wanted * account.share * weights[id(account)][index]
+            for account, weights in zip(accounts, day_weights, strict=True):
+                lines = wanted * account.share * weights[index]
                 self._day(account, day, index == days - 1, lines)
 
     def _day_weights(self, first: dt.date, days: int) -> list[float]:
@@ -574,7 +531,8 @@ class _Traffic:
         weights = [rhythm[hour] * length for _, length, hour in clock.hours]
         views_per_weight = lines / account.events_per_view / sum(weights)
         for (start, length, _), weight in zip(clock.hours, weights, strict=True):
-            expected = weight * views_per_weight
+            noise = self.rnd.uniform(1 - _HOUR_NOISE, 1 + _HOUR_NOISE)
+            expected = weight * views_per_weight * noise
             views = int(expected) + (self.rnd.random() < expected % 1)
             self.writer.add(self._views(clock, account, start, length, views))
 

@@ -14,7 +14,7 @@ import orjson
 import pyarrow as pa
 
 from adstats.domain.events import EVENT_TYPES, MAX_FUTURE_SECONDS, MAX_ID_LENGTH
-from adstats.ingest.reader import Chunk
+from adstats.ingest.reader import MAX_LINE_BYTES, Chunk
 from adstats.ingest.report import Rejection
 from adstats.storage.base import CatalogState
 
@@ -35,8 +35,12 @@ _RFC3339 = (
 )
 _NAIVE = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
 # DuckDB's JSON reader also takes trailing commas and NaN/Infinity; lines that
-# might use them are checked again by a strict parser.
-_LENIENT = r",\s*[}\]]|NaN|Infinity"
+# might use them are checked again by a strict parser. (Patterns are spelled
+# in the SQL: as parameters they would be compiled again for every line.)
+_LENIENT_SQL = (
+    r"regexp_matches(line, ',\s*[}\]]') "
+    "OR contains(line, 'NaN') OR contains(line, 'Infinity')"
+)
 _MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 
 _TYPE_LIST = ", ".join(EVENT_TYPES)
@@ -45,7 +49,9 @@ _TYPE_LIST = ", ".join(EVENT_TYPES)
 def _id_rule(field: str, index: int) -> str:
     return f"""WHEN t[{index}] IS NULL OR t[{index}] = 'NULL'
             THEN 'missing {field}'
-        WHEN t[{index}] <> 'VARCHAR' OR length(v[{index}]) NOT BETWEEN 1 AND {MAX_ID_LENGTH}
+        WHEN t[{index}] <> 'VARCHAR'
+             OR (strlen(v[{index}]) NOT BETWEEN 1 AND {MAX_ID_LENGTH}
+                 AND length(v[{index}]) NOT BETWEEN 1 AND {MAX_ID_LENGTH})
             THEN '{field} must be a string of 1 to {MAX_ID_LENGTH} characters'"""
 
 
@@ -88,7 +94,7 @@ judged AS (
             THEN 'unknown type ' || coalesce(to_json(v[2])::VARCHAR, '')
                  || '; expected one of: {_TYPE_LIST}'
         WHEN t[3] IS NULL OR t[3] = 'NULL' THEN 'missing ts'
-        WHEN t[3] = 'VARCHAR' AND regexp_matches(v[3], '{_NAIVE}')
+        WHEN ts IS NULL AND t[3] = 'VARCHAR' AND regexp_matches(v[3], '{_NAIVE}')
             THEN 'ts ' || to_json(v[3])::VARCHAR || ' has no UTC offset; '
                  || 'add Z or an offset such as +02:00'
         WHEN ts IS NULL
@@ -147,9 +153,10 @@ class EventParser:
     def parse(self, chunk: Chunk, state: CatalogState, now_ms: int) -> ParsedBatch:
         with self._lock:
             self._load_catalog(state)
-            lines = self._lines_table(chunk)
+            self._split_lines(chunk)
             rejections = list(chunk.rejections)
-            rejections += self._strict_json_rejections(lines)
+            rejections += self._long_lines()
+            rejections += self._strict_json_rejections()
             result = self._check(now_ms)
         bad = result.filter(pa.compute.invert(pa.compute.is_null(result["reason"])))
         rejections += [
@@ -162,37 +169,57 @@ class EventParser:
         good = result.filter(pa.compute.is_null(result["reason"]))
         return ParsedBatch(good.drop_columns(["reason"]), rejections)
 
-    def _lines_table(self, chunk: Chunk) -> pa.Table:
-        numbers = pa.array(range(chunk.first_line, chunk.first_line + len(chunk.lines)))
-        table = pa.table(
-            {"line_no": numbers, "line": pa.array(chunk.lines, pa.string())}
-        )
-        self._con.register("raw_lines", table)
+    def _split_lines(self, chunk: Chunk) -> None:
+        # Splitting in DuckDB keeps the per-line work out of Python.
+        blob = pa.table({"text": pa.array([chunk.text], pa.large_string())})
+        self._con.register("blob", blob)
         self._con.execute(
             """CREATE OR REPLACE TEMP TABLE lines AS
-               SELECT line_no, line, json_valid(line) AS valid,
-                      regexp_matches(line, $lenient) AS lenient
-               FROM raw_lines WHERE trim(line, ' \t\r') <> ''""",
-            {"lenient": _LENIENT},
+               SELECT generate_subscripts(parts, 1) + $first - 1 AS line_no,
+                      unnest(parts) AS line
+               FROM (SELECT string_split(text, chr(10)) AS parts FROM blob)""",
+            {"first": chunk.first_line},
         )
-        self._con.unregister("raw_lines")
-        return table
+        self._con.unregister("blob")
 
-    def _strict_json_rejections(self, _table: pa.Table) -> list[Rejection]:
-        rejections = []
-        suspects = self._con.execute(
-            "SELECT line_no, line, valid FROM lines WHERE NOT valid OR lenient"
+    def _long_lines(self) -> list[Rejection]:
+        rows = self._con.execute(
+            "SELECT line_no, strlen(line) FROM lines WHERE strlen(line) > $max",
+            {"max": MAX_LINE_BYTES},
         ).fetchall()
-        for line_no, line, valid in suspects:
-            reason = _json_error(line) if valid else _json_error(line) or "bad JSON"
+        return [
+            Rejection(n, f"line is {size} bytes long; the limit is {MAX_LINE_BYTES}")
+            for n, size in rows
+        ]
+
+    def _strict_json_rejections(self) -> list[Rejection]:
+        """Rejects lines that are not strict JSON, and drops blank lines.
+
+        Both kinds fail DuckDB's own test or look lenient, a small minority
+        that is looked at line by line.
+        """
+        rejections = []
+        dropped = []
+        suspects = self._con.execute(
+            f"""SELECT line_no, line FROM lines
+                WHERE strlen(line) BETWEEN 1 AND $max
+                  AND (NOT json_valid(line) OR {_LENIENT_SQL})""",
+            {"max": MAX_LINE_BYTES},
+        ).fetchall()
+        for line_no, line in suspects:
+            if not line.strip(" \t\r"):
+                dropped.append(line_no)
+                continue
+            reason = _json_error(line)
             if reason:
+                dropped.append(line_no)
                 rejections.append(Rejection(line_no, reason))
-        bad = [r.line for r in rejections]
         self._con.execute(
             """CREATE OR REPLACE TEMP TABLE ok_lines AS
                SELECT line_no, line FROM lines
-               WHERE valid AND line_no NOT IN (SELECT unnest($bad::BIGINT[]))""",
-            {"bad": bad},
+               WHERE strlen(line) BETWEEN 1 AND $max
+                 AND line_no NOT IN (SELECT unnest($dropped::BIGINT[]))""",
+            {"max": MAX_LINE_BYTES, "dropped": dropped},
         )
         return rejections
 

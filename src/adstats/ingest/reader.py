@@ -1,8 +1,8 @@
-"""Splits an NDJSON byte stream into chunks of decoded lines.
+"""Cuts an NDJSON byte stream into chunks of whole lines, decoded.
 
-Lines are numbered from 1 across the whole stream. Blank lines are skipped but
-keep their number. A line that is too long or not UTF-8 is rejected here, so
-the parser only ever sees text.
+Lines are numbered from 1 across the whole stream. A line that is not UTF-8 is
+rejected here, so the parser only ever sees text; the rest of the checks,
+line length included, are the parser's.
 """
 
 import gzip
@@ -19,10 +19,15 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 @dataclass
 class Chunk:
-    """Consecutive lines of one stream: text[i] is line first_line + i."""
+    """Consecutive lines of one stream, starting at line number first_line.
+
+    text holds the lines joined by newlines; a line rejected here (not UTF-8)
+    stands in it as a blank line, so the numbering holds.
+    """
 
     first_line: int
-    lines: list[str]
+    text: str
+    line_count: int
     rejections: list[Rejection] = field(default_factory=list)
     size: int = 0
 
@@ -58,7 +63,7 @@ def chunks_of(
         if cut == 0:
             cut = len(data)  # one overlong line: reject it as it stands
         chunk = _chunk(data[:cut], next_line)
-        next_line += len(chunk.lines)
+        next_line += chunk.line_count
         pending = data[cut:]
         yield chunk
 
@@ -69,22 +74,17 @@ def chunk_of_bytes(data: bytes, first_line: int = 1) -> Chunk:
 
 def _chunk(data: bytes, first_line: int) -> Chunk:
     try:
-        lines = data.decode("utf-8").split("\n")
+        text = data.decode("utf-8")
         rejections: list[Rejection] = []
     except UnicodeDecodeError:
-        lines, rejections = _decode_each(data.split(b"\n"), first_line)
-    if lines and lines[-1] == "":
-        lines.pop()
-    # A UTF-8 character is at most 4 bytes: only lines longer than a quarter of
-    # the limit in characters can be over it in bytes.
-    if lines and max(map(len, lines)) > MAX_LINE_BYTES // 4:
-        _reject_long(lines, first_line, rejections)
-    return Chunk(first_line, lines, rejections, len(data))
+        text, rejections = _decode_each(data.split(b"\n"), first_line)
+    line_count = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    return Chunk(first_line, text, line_count, rejections, len(data))
 
 
 def _decode_each(
     raw_lines: list[bytes], first_line: int
-) -> tuple[list[str], list[Rejection]]:
+) -> tuple[str, list[Rejection]]:
     lines: list[str] = []
     rejections: list[Rejection] = []
     for offset, raw in enumerate(raw_lines):
@@ -94,16 +94,4 @@ def _decode_each(
             lines.append("")
             reason = f"line is not valid UTF-8 (byte {exc.start + 1})"
             rejections.append(Rejection(first_line + offset, reason))
-    return lines, rejections
-
-
-def _reject_long(
-    lines: list[str], first_line: int, rejections: list[Rejection]
-) -> None:
-    for offset, line in enumerate(lines):
-        size = len(line.encode("utf-8")) if len(line) > MAX_LINE_BYTES // 4 else 0
-        if size > MAX_LINE_BYTES:
-            lines[offset] = ""
-            reason = f"line is {size} bytes long; the limit is {MAX_LINE_BYTES}"
-            rejections.append(Rejection(first_line + offset, reason))
-    rejections.sort(key=lambda r: r.line)
+    return "\n".join(lines), rejections
