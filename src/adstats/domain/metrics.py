@@ -5,13 +5,10 @@ endpoints name and order them differently but compute them the same way.
 """
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from adstats.domain.events import TYPE_CODES
-from adstats.domain.money import minor_units, shown
-
-_SIX_PLACES = Decimal("0.000001")
+from adstats.domain.money import minor_units
 
 CAMPAIGN_METRICS: tuple[str, ...] = (
     "impressions",
@@ -70,7 +67,11 @@ ENTITY_METRICS: tuple[str, ...] = (
 )
 
 _ENTITY_COUNTERS = {
-    **{k: v for k, v in _CAMPAIGN_COUNTERS.items() if not k.startswith("video")},
+    "impressions": "impression",
+    "visible_impressions": "visible_impression",
+    "engagements": "engagement",
+    "votes": "vote",
+    "clicks": "click",
     "video_impressions": "video_impression",
     "video_visible_impressions": "video_visible_impression",
     "video_starts": "video_start",
@@ -82,47 +83,47 @@ _ENTITY_COUNTERS = {
 
 
 def rate(numerator: int, denominator: int) -> float:
-    """A fraction rounded half-up to 6 places; 0 when the denominator is 0."""
+    """A fraction rounded half-up to 6 places; 0 when the denominator is 0.
+
+    Integer arithmetic gives the exact rounded decimal; dividing it by 10**6
+    gives the float nearest to it, whose shortest spelling is those digits.
+    """
     if denominator == 0:
         return 0.0
-    exact = Decimal(numerator) / Decimal(denominator)
-    return float(exact.quantize(_SIX_PLACES, rounding=ROUND_HALF_UP))
+    millionths = (numerator * 2_000_000 + denominator) // (2 * denominator)
+    return millionths / 1_000_000
 
 
 def spent_number(nanos: int, currency: str) -> int | float:
     """Spent as the JSON number shown: an integer for currencies without a
-    minor unit, else the rounded decimal (its shortest float spelling is the
+    minor unit, else the amount rounded half-up to it (its float spells the
     same digits)."""
-    amount = shown(nanos, currency)
-    return int(amount) if minor_units(currency) == 0 else float(amount)
+    places = minor_units(currency)
+    step = 10 ** (9 - places)
+    minor = (nanos * 2 + step) // (2 * step)
+    return minor if places == 0 else float(minor / 10**places)
 
 
-def campaign_metrics(measures: Sequence[int], currency: str) -> dict[str, Any]:
-    """measures: the 14 counters in EVENT_TYPES order, billables, spent nanos."""
-    counters = {
-        name: int(measures[TYPE_CODES[event]])
-        for name, event in _CAMPAIGN_COUNTERS.items()
-    }
-    row: dict[str, Any] = {}
-    for name in CAMPAIGN_METRICS:
-        if name in counters:
-            row[name] = counters[name]
-    row["click_through_rate"] = rate(
-        counters["clicks"], counters["visible_impressions"]
-    )
-    row["video_complete_rate"] = rate(
-        counters["video_complete"], counters["video_start"]
-    )
-    row["billables"] = int(measures[-2])
-    row["spent"] = spent_number(int(measures[-1]), currency)
-    return {name: row[name] for name in CAMPAIGN_METRICS}
+_CAMPAIGN_CODES = [TYPE_CODES[event] for event in _CAMPAIGN_COUNTERS.values()]
+_CLICKS, _VISIBLE = TYPE_CODES["click"], TYPE_CODES["visible_impression"]
+_COMPLETE, _START = TYPE_CODES["video_complete"], TYPE_CODES["video_start"]
+_ENTITY_CODES = [TYPE_CODES[event] for event in _ENTITY_COUNTERS.values()]
 
 
-def entity_metrics(measures: Sequence[int], currency: str) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        name: int(measures[TYPE_CODES[event]])
-        for name, event in _ENTITY_COUNTERS.items()
-    }
-    row["billables"] = int(measures[-2])
-    row["spent"] = spent_number(int(measures[-1]), currency)
-    return {name: row[name] for name in ENTITY_METRICS}
+def campaign_metrics(measures: Sequence[int], currency: str) -> list[Any]:
+    """The values of CAMPAIGN_METRICS, in order. measures: the 14 counters in
+    EVENT_TYPES order, then billables and spent nanos."""
+    values: list[Any] = [int(measures[code]) for code in _CAMPAIGN_CODES]
+    values.insert(5, rate(int(measures[_CLICKS]), int(measures[_VISIBLE])))
+    values.append(rate(int(measures[_COMPLETE]), int(measures[_START])))
+    values.append(int(measures[-2]))
+    values.append(spent_number(int(measures[-1]), currency))
+    return values
+
+
+def entity_metrics(measures: Sequence[int], currency: str) -> list[Any]:
+    """The values of ENTITY_METRICS, in order."""
+    values: list[Any] = [int(measures[code]) for code in _ENTITY_CODES]
+    values.append(int(measures[-2]))
+    values.append(spent_number(int(measures[-1]), currency))
+    return values

@@ -6,7 +6,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from adstats.domain.catalog import Account, Campaign, Catalog
-from adstats.domain.metrics import campaign_metrics, entity_metrics
+from adstats.domain.metrics import (
+    CAMPAIGN_METRICS,
+    ENTITY_METRICS,
+    campaign_metrics,
+    entity_metrics,
+)
 from adstats.errors import NotFound
 from adstats.query.params import StatsQuery
 from adstats.storage.base import CatalogState, StatsRequest, Store
@@ -59,7 +64,17 @@ class StatsAnswers:
         ]
         if not breakdown:
             grouped = _zero_filled(grouped, [c.id for c in campaigns], query)
-        return [self._campaign_row(state.catalog, account, g, query) for g in grouped]
+        header = campaign_header(query)
+        return [
+            dict(
+                zip(
+                    header,
+                    self._campaign_values(state.catalog, account, g, query),
+                    strict=True,
+                )
+            )
+            for g in grouped
+        ]
 
     def _listed_campaigns(
         self,
@@ -80,35 +95,26 @@ class StatsAnswers:
         )
 
     @staticmethod
-    def _campaign_row(
+    def _campaign_values(
         catalog: Catalog, account: Account, grouped: _Grouped, query: StatsQuery
-    ) -> Row:
-        dims = list(grouped.dims)
-        row: Row = {}
-        if query.by_day:
-            row["date"] = dims.pop(0).isoformat()
-        campaign = catalog.campaigns[dims.pop(0)]
-        row["campaign_id"] = campaign.id
-        row["campaign_name"] = campaign.name
+    ) -> list[Any]:
+        dims = iter(grouped.dims)
+        values: list[Any] = [next(dims).isoformat()] if query.by_day else []
+        campaign = catalog.campaigns[next(dims)]
+        values += [campaign.id, campaign.name]
         if query.by_insertion:
-            insertion_id = dims.pop(0)
-            row["insertion_id"] = insertion_id
-            row["insertion_name"] = catalog.insertions[insertion_id].name
+            insertion_id = next(dims)
+            values += [insertion_id, catalog.insertions[insertion_id].name]
         if query.by_content:
-            content_id = dims.pop(0)
-            row["content_id"] = content_id
-            row["content_name"] = (
-                None if content_id is None else catalog.contents[content_id].name
-            )
+            content_id = next(dims)
+            content = None if content_id is None else catalog.contents[content_id]
+            values += [content_id, None if content is None else content.name]
         if query.by_creative:
-            creative_id = dims.pop(0)
-            row["creative_id"] = creative_id
-            row["creative_name"] = catalog.creatives[creative_id].name
+            creative_id = next(dims)
+            values += [creative_id, catalog.creatives[creative_id].name]
         advertiser = catalog.advertisers[campaign.advertiser_id]
-        row["advertiser_id"] = advertiser.id
-        row["advertiser_name"] = advertiser.name
-        row.update(campaign_metrics(grouped.measures, account.currency))
-        return row
+        values += [advertiser.id, advertiser.name]
+        return values + campaign_metrics(grouped.measures, account.currency)
 
     # -- /api/stats/{kind} ------------------------------------------------------
 
@@ -141,7 +147,11 @@ class StatsAnswers:
         if entity_id is not None:
             grouped = _zero_filled(grouped, [entity_id], query)
         names = _names(catalog, kind)
-        return [_entity_row(names, kind, account, g, query) for g in grouped]
+        header = entity_header(kind, query)
+        return [
+            dict(zip(header, _entity_values(names, account, g, query), strict=True))
+            for g in grouped
+        ]
 
     @staticmethod
     def _insertion_key(
@@ -201,20 +211,31 @@ def _names(catalog: Catalog, kind: str) -> dict[str, str]:
     return {item_id: item.name for item_id, item in table.items()}
 
 
-def _entity_row(
-    names: dict[str, str],
-    kind: str,
-    account: Account,
-    grouped: _Grouped,
-    query: StatsQuery,
-) -> Row:
-    dims = list(grouped.dims)
+def entity_header(kind: str, query: StatsQuery) -> list[str]:
     singular = kind[:-1]
-    row: Row = {}
-    if query.by_day:
-        row["date"] = dims.pop(0).isoformat()
-    entity_id = dims.pop(0)
-    row[f"{singular}_id"] = entity_id
-    row[f"{singular}_name"] = names[entity_id]
-    row.update(entity_metrics(grouped.measures, account.currency))
-    return row
+    header = ["date"] if query.by_day else []
+    return [*header, f"{singular}_id", f"{singular}_name", *ENTITY_METRICS]
+
+
+def campaign_header(query: StatsQuery) -> list[str]:
+    """The fields of a /api/campaigns row, in order."""
+    header = ["date"] if query.by_day else []
+    header += ["campaign_id", "campaign_name"]
+    for flag, name in (
+        (query.by_insertion, "insertion"),
+        (query.by_content, "content"),
+        (query.by_creative, "creative"),
+    ):
+        if flag:
+            header += [f"{name}_id", f"{name}_name"]
+    return [*header, "advertiser_id", "advertiser_name", *CAMPAIGN_METRICS]
+
+
+def _entity_values(
+    names: dict[str, str], account: Account, grouped: _Grouped, query: StatsQuery
+) -> list[Any]:
+    dims = iter(grouped.dims)
+    values: list[Any] = [next(dims).isoformat()] if query.by_day else []
+    entity_id = next(dims)
+    values += [entity_id, names[entity_id]]
+    return values + entity_metrics(grouped.measures, account.currency)

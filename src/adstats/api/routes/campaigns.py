@@ -20,25 +20,12 @@ from adstats.api.routes.common import (
     timed,
 )
 from adstats.api.schemas import ERROR_RESPONSES, CampaignRow
-from adstats.domain.metrics import CAMPAIGN_METRICS
-from adstats.query.params import CAMPAIGN_BREAKDOWNS, RANGE_PARAMS, StatsQuery
+from adstats.query.answers import campaign_header
+from adstats.query.params import CAMPAIGN_BREAKDOWNS, RANGE_PARAMS
 
 router = APIRouter(tags=["campaign statistics"])
 _ALLOWED = RANGE_PARAMS + CAMPAIGN_BREAKDOWNS
 _RESPONSES = {200: {"model": list[CampaignRow]}, **ERROR_RESPONSES}
-
-
-def campaign_header(query: StatsQuery) -> list[str]:
-    header = ["date"] if query.by_day else []
-    header += ["campaign_id", "campaign_name"]
-    for flag, name in (
-        (query.by_insertion, "insertion"),
-        (query.by_content, "content"),
-        (query.by_creative, "creative"),
-    ):
-        if flag:
-            header += [f"{name}_id", f"{name}_name"]
-    return [*header, "advertiser_id", "advertiser_name", *CAMPAIGN_METRICS]
 
 
 @router.get("/api/campaigns", responses=_RESPONSES, response_class=Response)

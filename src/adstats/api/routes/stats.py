@@ -17,8 +17,7 @@ from adstats.api.routes.common import (
     timed,
 )
 from adstats.api.schemas import ERROR_RESPONSES, entity_row_model
-from adstats.domain.metrics import ENTITY_METRICS
-from adstats.query.answers import ENTITY_KINDS
+from adstats.query.answers import ENTITY_KINDS, entity_header
 from adstats.query.params import RANGE_PARAMS
 
 router = APIRouter(tags=["entity statistics"])
@@ -31,11 +30,9 @@ def _answer(request: Request, kind: str, entity_id: str | None) -> Response:
     query = stats_query(request, account, RANGE_PARAMS)
     answers = context(request).answers
     rows = timed(request, lambda: answers.entities(account, kind, entity_id, query))
-    singular = kind[:-1]
-    header = (["date"] if query.by_day else []) + [f"{singular}_id", f"{singular}_name"]
-    name = f"{singular}-{entity_id}" if entity_id else kind
+    name = f"{kind[:-1]}-{entity_id}" if entity_id else kind
     filename = f"{name}_{query.date_from}_{query.date_to}"
-    return rows_response(rows, query.format, [*header, *ENTITY_METRICS], filename)
+    return rows_response(rows, query.format, entity_header(kind, query), filename)
 
 
 def _register(kind: str) -> None:

@@ -1,72 +1,32 @@
-"""The read side of the DuckDB backend: sums over the rollups."""
+"""The read side of the DuckDB backend: sums over the rollups.
+
+Values are spelled into the SQL rather than bound as parameters: they are
+integers and dates made here, never text from a request, and DuckDB answers a
+small query about twice as fast without the prepare step parameters cost.
+"""
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
 from adstats.storage.base import StatsRequest
 from adstats.storage.duckdb.schema import MEASURES
 
-_SUMS = ", ".join(f"sum({column})::HUGEINT" for column in MEASURES)
+_SUMS = ", ".join(
+    f"sum({column})::{'HUGEINT' if column == 'spent_nanos' else 'BIGINT'}"
+    for column in MEASURES
+)
 
-# dimension -> (key column in the rollups, catalog table)
-_DIMENSIONS = {
-    "campaign": ("campaign_key", "campaigns"),
-    "insertion": ("insertion_key", "insertions"),
-    "content": ("content_key", "contents"),
-    "creative": ("creative_key", "creatives"),
+# dimension -> key column in the rollups
+KEY_COLUMNS = {
+    "campaign": "campaign_key",
+    "insertion": "insertion_key",
+    "content": "content_key",
+    "creative": "creative_key",
 }
 
 
-def stats_sql(request: StatsRequest) -> tuple[str, dict[str, Any]]:
-    """One SELECT for the request: rollup rows filtered, summed, joined to the
-    catalog for ids, and ordered as the API answers them."""
-    dims = _dimensions(request)
-    table = "daily" if _needs_detail(request) else "campaign_daily"
-    keys = sorted(request.campaign_keys)
-
-    where = ["r.day BETWEEN $date_from AND $date_to"]
-    params: dict[str, Any] = {
-        "date_from": request.date_from,
-        "date_to": request.date_to,
-    }
-    where.append(_campaign_filter(keys, params))
-    if request.insertion_key is not None:
-        where.append("r.insertion_key = $insertion_key")
-        params["insertion_key"] = request.insertion_key
-    if request.content_key is not None:
-        where.append("r.content_key = $content_key")
-        params["content_key"] = request.content_key
-
-    group = (["r.day"] if request.by_day else []) + [
-        f"r.{_DIMENSIONS[d][0]}" for d in dims
-    ]
-    inner = f"""SELECT {", ".join(group)}, {_SUMS}
-                FROM {table} r WHERE {" AND ".join(where)}
-                GROUP BY ALL"""
-    return _with_ids(inner, request.by_day, dims), params
-
-
-def _with_ids(inner: str, by_day: bool, dims: Sequence[str]) -> str:
-    select = ["g.day"] if by_day else []
-    joins = []
-    order = ["g.day"] if by_day else []
-    for dim in dims:
-        column, catalog = _DIMENSIONS[dim]
-        select.append(f"{dim}_t.id")
-        joins.append(f"LEFT JOIN {catalog} {dim}_t ON {dim}_t.key = g.{column}")
-        order.append(f"{dim}_t.id NULLS LAST")
-    return f"""SELECT {", ".join(select)}, g.* EXCLUDE ({_group_columns(by_day, dims)})
-               FROM ({inner}) g {" ".join(joins)}
-               ORDER BY {", ".join(order)}"""
-
-
-def _group_columns(by_day: bool, dims: Sequence[str]) -> str:
-    columns = (["day"] if by_day else []) + [_DIMENSIONS[d][0] for d in dims]
-    return ", ".join(columns)
-
-
-def _dimensions(request: StatsRequest) -> list[str]:
+def dimensions(request: StatsRequest) -> list[str]:
+    """The id dimensions a request groups by, in answer order."""
     dims = ["campaign"] if request.by_campaign else []
     if request.by_insertion:
         dims.append("insertion")
@@ -75,6 +35,26 @@ def _dimensions(request: StatsRequest) -> list[str]:
     if request.by_creative:
         dims.append("creative")
     return dims
+
+
+def stats_sql(request: StatsRequest) -> str:
+    """One SELECT for the request: rollup rows filtered and summed, grouped by
+    day (when asked) and the dimension keys."""
+    table = "daily" if _needs_detail(request) else "campaign_daily"
+    where = [
+        _day_range(request.date_from, request.date_to),
+        _campaign_filter(sorted(request.campaign_keys)),
+    ]
+    if request.insertion_key is not None:
+        where.append(f"insertion_key = {int(request.insertion_key)}")
+    if request.content_key is not None:
+        where.append(f"content_key = {int(request.content_key)}")
+    group = (["day"] if request.by_day else []) + [
+        KEY_COLUMNS[d] for d in dimensions(request)
+    ]
+    return f"""SELECT {", ".join([*group, _SUMS])}
+               FROM {table} WHERE {" AND ".join(where)}
+               GROUP BY ALL"""
 
 
 def _needs_detail(request: StatsRequest) -> bool:
@@ -87,25 +67,23 @@ def _needs_detail(request: StatsRequest) -> bool:
     )
 
 
-def _campaign_filter(keys: list[int], params: dict[str, Any]) -> str:
-    """A filter DuckDB can prune row groups with: a constant for one campaign,
-    a range plus a membership test for several."""
+def _day_range(first: date, last: date) -> str:
+    return f"day BETWEEN DATE '{first.isoformat()}' AND DATE '{last.isoformat()}'"
+
+
+def _campaign_filter(keys: Sequence[int]) -> str:
+    """A filter DuckDB prunes row groups with: a constant for one campaign, a
+    range plus a membership test for several."""
+    if not keys:
+        return "false"
     if len(keys) == 1:
-        params["campaign_key"] = keys[0]
-        return "r.campaign_key = $campaign_key"
-    params.update(low=keys[0] if keys else 0, high=keys[-1] if keys else -1, keys=keys)
-    return (
-        "r.campaign_key BETWEEN $low AND $high "
-        "AND list_contains($keys::INTEGER[], r.campaign_key)"
-    )
+        return f"campaign_key = {int(keys[0])}"
+    listed = ", ".join(str(int(k)) for k in keys)
+    low, high = int(keys[0]), int(keys[-1])
+    return f"campaign_key BETWEEN {low} AND {high} AND campaign_key IN ({listed})"
 
 
-def active_campaigns_sql(
-    keys: Sequence[int], date_from: date, date_to: date
-) -> tuple[str, dict[str, Any]]:
-    params: dict[str, Any] = {"date_from": date_from, "date_to": date_to}
-    where = _campaign_filter(sorted(keys), params)
+def active_campaigns_sql(keys: Sequence[int], first: date, last: date) -> str:
     # Rollup rows are only ever written for counted events, so any row counts.
-    sql = f"""SELECT DISTINCT r.campaign_key FROM campaign_daily r
-              WHERE r.day BETWEEN $date_from AND $date_to AND {where}"""
-    return sql, params
+    return f"""SELECT DISTINCT campaign_key FROM campaign_daily
+               WHERE {_day_range(first, last)} AND {_campaign_filter(sorted(keys))}"""

@@ -143,6 +143,7 @@ class DuckDBStore(Store):
                 target[item.id] = item
                 keys[item.id] = int(key)
         version = int(self._meta("catalog_version") or 0)
+        self._ids = {key: entity_id for entity_id, key in keys.items()}
         return CatalogState(catalog, keys, version)
 
     def save_catalog(self, changed: Sequence[Entity]) -> None:
@@ -183,14 +184,22 @@ class DuckDBStore(Store):
     # -- statistics -------------------------------------------------------------
 
     def stats(self, request: StatsRequest) -> list[tuple[Any, ...]]:
-        sql, params = reader.stats_sql(request)
-        return self._cursor().execute(sql, params).fetchall()
+        rows = self._cursor().execute(reader.stats_sql(request)).fetchall()
+        width = request.by_day + len(reader.dimensions(request))
+        ids = self._ids
+        named = [
+            (*row[: request.by_day], *[ids.get(k) for k in row[request.by_day : width]],
+             *row[width:])
+            for row in rows
+        ]  # fmt: skip
+        named.sort(key=lambda row: _order(row[:width]))
+        return named
 
     def active_campaigns(
         self, campaign_keys: Sequence[int], date_from: date, date_to: date
     ) -> set[int]:
-        sql, params = reader.active_campaigns_sql(campaign_keys, date_from, date_to)
-        return {int(row[0]) for row in self._cursor().execute(sql, params).fetchall()}
+        sql = reader.active_campaigns_sql(campaign_keys, date_from, date_to)
+        return {int(row[0]) for row in self._cursor().execute(sql).fetchall()}
 
     # -- API keys -------------------------------------------------------------
 
@@ -262,6 +271,11 @@ class DuckDBStore(Store):
     def close(self) -> None:
         with self._write_lock:
             self._con.close()
+
+
+def _order(dims: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Sorts by the dimension values, a missing content after the others."""
+    return tuple((value is None, value or "") for value in dims)
 
 
 def _merge(con: duckdb.DuckDBPyConnection, table: str, keys: str) -> None:
