@@ -26,6 +26,8 @@ class Settings:
     max_body_bytes: int = 16 * 1024 * 1024
     slow_query_ms: int = 500
     log_level: str = "INFO"
+    rate_limit: int = 10
+    rate_burst: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -42,6 +44,8 @@ class Settings:
                 env, "ADSTATS_SLOW_QUERY_MS", cls.slow_query_ms, 1, 10**7
             ),
             log_level=_log_level(env),
+            rate_limit=_integer(env, "ADSTATS_RATE_LIMIT", cls.rate_limit, 0, 10**6),
+            rate_burst=_integer(env, "ADSTATS_RATE_BURST", cls.rate_burst, 1, 10**6),
         )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from adstats.admin.local import LocalAdmin
+from adstats.api.ratelimit import RateLimiter
 from adstats.domain.catalog import Account
 from adstats.errors import Unauthorized
 from adstats.keys.secrets import check, key_id_of, now
@@ -64,6 +65,7 @@ class ApiContext:
     admin: LocalAdmin
     answers: StatsAnswers
     keys: KeyAuthority
+    limiter: RateLimiter
     admin_token: str | None = None
     started: float = field(default_factory=time.monotonic)
 

@@ -9,6 +9,7 @@ from adstats.admin.handoff import remove_note, write_note
 from adstats.admin.local import LocalAdmin
 from adstats.api.app import create_app
 from adstats.api.context import ApiContext, KeyAuthority
+from adstats.api.ratelimit import RateLimiter
 from adstats.errors import DatabaseBusy
 from adstats.query.answers import StatsAnswers
 from adstats.settings import Settings
@@ -43,6 +44,7 @@ def build_context(settings: Settings, store: Store) -> ApiContext:
         admin=LocalAdmin(store),
         answers=StatsAnswers(store),
         keys=KeyAuthority(store),
+        limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
     )
 
 

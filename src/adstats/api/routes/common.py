@@ -60,7 +60,9 @@ def secret_of(request: Request) -> str | None:
 
 def authorized_account(request: Request) -> Account:
     ctx = context(request)
-    return ctx.account_of(ctx.keys.authenticate(secret_of(request)))
+    record = ctx.keys.authenticate(secret_of(request))
+    ctx.limiter.take(record.key_id)
+    return ctx.account_of(record)
 
 
 def checked_id(value: str, what: str) -> str:
