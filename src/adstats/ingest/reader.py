@@ -44,7 +44,7 @@ def open_maybe_gzip(stream: BinaryIO) -> BinaryIO:
 
 
 def chunks_of(
-    stream: BinaryIO, *, chunk_bytes: int = 32 * 1024 * 1024
+    stream: BinaryIO, *, chunk_bytes: int = 64 * 1024 * 1024
 ) -> Iterator[Chunk]:
     """Chunks of about chunk_bytes each, cut at line ends."""
     next_line = 1
