@@ -237,7 +237,8 @@ _PARSERS: dict[str, Callable[[_Item], Any]] = {
 
 
 def _is_timezone(name: object) -> bool:
-    if not isinstance(name, str) or name not in _timezones():
+    # "localtime" is the host's own zone, not an IANA name.
+    if not isinstance(name, str) or name not in _timezones() or name == "localtime":
         return False
     try:
         ZoneInfo(name)

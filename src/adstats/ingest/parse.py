@@ -31,15 +31,16 @@ FIELDS = (
 
 # RFC 3339 with an explicit offset; a naive time is refused, never guessed.
 _RFC3339 = (
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+    r"^\d{4}-\d{2}-\d{2}[Tt ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?"
+    r"([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
 )
 _NAIVE = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
-# DuckDB's JSON reader also takes trailing commas and NaN/Infinity; lines that
-# might use them are checked again by a strict parser. (Patterns are spelled
-# in the SQL: as parameters they would be compiled again for every line.)
+# DuckDB's JSON reader also takes trailing commas and NaN/Infinity in any case;
+# lines that might use them are checked again by a strict parser. (Patterns
+# are spelled in the SQL: as parameters they would be compiled for every line.)
 _LENIENT_SQL = (
     r"regexp_matches(line, ',\s*[}\]]') "
-    "OR contains(line, 'NaN') OR contains(line, 'Infinity')"
+    "OR line ILIKE '%nan%' OR line ILIKE '%inf%'"
 )
 _MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 
@@ -66,7 +67,7 @@ WITH fields AS (
 typed AS (
     SELECT f.*,
            CASE WHEN t[3] = 'VARCHAR' AND regexp_matches(v[3], '{_RFC3339}')
-                    THEN try_cast(v[3] AS TIMESTAMPTZ)
+                    THEN try_cast(upper(v[3]) AS TIMESTAMPTZ)
                 WHEN t[3] IN ('BIGINT', 'UBIGINT')
                      AND try_cast(v[3] AS BIGINT) BETWEEN 0 AND {_MAX_EPOCH_MS}
                     THEN make_timestamp_ms(v[3]::BIGINT)::TIMESTAMPTZ
@@ -147,6 +148,8 @@ class EventParser:
 
     def __init__(self) -> None:
         self._con = duckdb.connect(":memory:", config={"threads": 2})
+        # UTC, so that epoch milliseconds never depend on the host's timezone.
+        self._con.execute("SET TimeZone = 'UTC'")
         self._catalog_version = -1
         self._lock = threading.Lock()
 

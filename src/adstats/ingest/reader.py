@@ -61,11 +61,33 @@ def chunks_of(
             pending = data
             continue
         if cut == 0:
-            cut = len(data)  # one overlong line: reject it as it stands
+            # A line longer than a whole read: reject it as one line, and
+            # read on to its end without taking the rest for new lines.
+            skipped, pending = _skip_to_next_line(stream, chunk_bytes)
+            yield _overlong(next_line, len(data) + skipped)
+            next_line += 1
+            continue
         chunk = _chunk(data[:cut], next_line)
         next_line += chunk.line_count
         pending = data[cut:]
         yield chunk
+
+
+def _overlong(line: int, size: int) -> Chunk:
+    reason = f"line is {size} bytes long; the limit is {MAX_LINE_BYTES}"
+    return Chunk(line, "", 1, [Rejection(line, reason)], size)
+
+
+def _skip_to_next_line(stream: BinaryIO, chunk_bytes: int) -> tuple[int, bytes]:
+    """Reads past the end of the current line: how many bytes that took (its
+    newline included), and what follows it."""
+    skipped = 0
+    while True:
+        block = stream.read(chunk_bytes)
+        end = block.find(b"\n")
+        if not block or end >= 0:
+            return skipped + end + 1, block[end + 1 :]
+        skipped += len(block)
 
 
 def chunk_of_bytes(data: bytes, first_line: int = 1) -> Chunk:

@@ -72,6 +72,7 @@ class DuckDBStore(Store):
     def __init__(self, path: str) -> None:
         self.path = path
         self._con = open_duckdb(path)
+        self._con.execute("SET TimeZone = 'UTC'")
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._create_schema()
