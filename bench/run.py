@@ -94,7 +94,10 @@ def _query_latencies(
         [ADSTATS, "serve", "--db", str(db), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "ADSTATS_RATE_LIMIT": "0"},  # measure the service, not the limit
+        env={
+            **os.environ,
+            "ADSTATS_RATE_LIMIT": "0",
+        },  # measure the service, not the limit
     )
     try:
         base = f"http://127.0.0.1:{port}/api"
