@@ -327,12 +327,20 @@ def test_by_day_with_a_breakdown_lists_only_days_with_events(make: Any) -> None:
         ("2023-01-10", I1, 1),
         ("2023-01-12", I2, 1),
     ]
+    # The entity family lists the insertions with events, each on every day
+    # of the range, as its own request would (docs/API.md).
     entity_rows = world.entities(
         "insertions", d("2023-01-09"), d("2023-01-13"), by_day=True
     )
-    assert [(r["date"], r["insertion_id"]) for r in entity_rows] == [
-        ("2023-01-10", I1),
-        ("2023-01-12", I2),
+    days = ["2023-01-09", "2023-01-10", "2023-01-11", "2023-01-12", "2023-01-13"]
+    assert [(r["date"], r["insertion_id"], r["impressions"]) for r in entity_rows] == [
+        (
+            day,
+            insertion,
+            int((day, insertion) in {("2023-01-10", I1), ("2023-01-12", I2)}),
+        )
+        for day in days
+        for insertion in (I1, I2)
     ]
 
 

@@ -341,11 +341,13 @@ class Model:
             if value is None or (entity_id is not None and value != entity_id):
                 continue
             groups[(f.day, value) if by_day else (value,)].append(f)
-        if entity_id is not None:
+        # One entity, or every entity with events: each on every day.
+        listed = [entity_id] if entity_id is not None else {k[-1] for k in groups}
+        for listed_id in listed:
             wanted = (
-                [(d, entity_id) for d in _days(date_from, date_to)]
+                [(d, listed_id) for d in _days(date_from, date_to)]
                 if by_day
-                else [(entity_id,)]
+                else [(listed_id,)]
             )
             for k in wanted:
                 groups.setdefault(k, [])

@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from adstats.admin.base import CatalogSummary
-from adstats.domain.catalog import merge_catalog
+from adstats.domain.catalog import is_entity_id, merge_catalog
 from adstats.errors import BadRequest, NotFound
 from adstats.ingest.pipeline import Ingestor
 from adstats.ingest.reader import Chunk
@@ -21,6 +21,9 @@ _LIST_NAMES = {
     "Content": "contents",
     "Creative": "creatives",
 }
+
+
+MAX_EXPIRY_DAYS = 36_600
 
 
 def key_fields(record: ApiKeyRecord) -> dict[str, Any]:
@@ -76,16 +79,28 @@ class LocalAdmin:
             )
         if not name.strip():
             raise BadRequest("the key needs a name")
-        if expires_in_days is not None and expires_in_days < 1:
-            raise BadRequest("--expires-in-days must be at least 1")
+        if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
+            raise BadRequest(
+                f"--expires-in-days must be between 1 and {MAX_EXPIRY_DAYS}"
+            )
         record, secret = new_key(account_id, name, description, expires_in_days)
         self.store.save_api_key(record)
         return key_fields(record), secret
 
     def list_keys(self, account_id: str) -> list[dict[str, Any]]:
+        self._known_account(account_id)
         return [key_fields(r) for r in self.store.api_keys(account_id)]
 
+    def _known_account(self, account_id: str) -> None:
+        if account_id not in self.store.catalog_state().catalog.accounts:
+            raise NotFound(
+                f"no account {account_id[:24]}; load it with `adstats catalog load`"
+            )
+
     def revoke_key(self, key_id: str) -> dict[str, Any]:
+        if not is_entity_id(key_id):
+            # Never echoed: a secret passed by mistake must not be printed.
+            raise BadRequest("KEY_ID is the key's 24-character id (see `keys list`)")
         if not self.store.revoke_api_key(key_id, now()):
             raise NotFound(f"no API key {key_id}")
         record = next(r for r in self.store.api_keys() if r.key_id == key_id)

@@ -35,7 +35,7 @@ def create_app(context: ApiContext) -> FastAPI:
         flusher = asyncio.create_task(_flush_last_used(context))
         yield
         flusher.cancel()
-        context.keys.flush_last_used()
+        context.close()
 
     app = FastAPI(
         title="adstats",
@@ -45,6 +45,9 @@ def create_app(context: ApiContext) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        # A redirect would repeat the query string, key included, and its
+        # host would come from the client's Host header.
+        redirect_slashes=False,
     )
     app.state.context = context
     errors.install(app)

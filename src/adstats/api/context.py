@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from adstats.admin.handoff import ServerNote, remove_note
 from adstats.admin.local import LocalAdmin
 from adstats.api.ratelimit import RateLimiter
 from adstats.domain.catalog import Account
@@ -66,8 +67,24 @@ class ApiContext:
     answers: StatsAnswers
     keys: KeyAuthority
     limiter: RateLimiter
-    admin_token: str | None = None
+    note: ServerNote | None = None
     started: float = field(default_factory=time.monotonic)
+    _closed: bool = False
+
+    @property
+    def admin_token(self) -> str | None:
+        return None if self.note is None else self.note.token
+
+    def close(self) -> None:
+        """Leaves everything in order; safe to call twice (the app's shutdown
+        and the server's exit both call it, and either may not happen)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.note is not None:
+            remove_note(self.settings.db, self.note)
+        self.keys.flush_last_used()
+        self.admin.close()
 
     def account_of(self, record: ApiKeyRecord) -> Account:
         account = self.store.catalog_state().catalog.accounts.get(record.account_id)

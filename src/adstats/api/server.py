@@ -5,7 +5,7 @@ import time
 
 import uvicorn
 
-from adstats.admin.handoff import remove_note, write_note
+from adstats.admin.handoff import write_note
 from adstats.admin.local import LocalAdmin
 from adstats.api.app import create_app
 from adstats.api.context import ApiContext, KeyAuthority
@@ -51,8 +51,7 @@ def build_context(settings: Settings, store: Store) -> ApiContext:
 def serve(settings: Settings) -> None:
     store = open_store_waiting(settings.db)
     context = build_context(settings, store)
-    note = write_note(settings.db, settings.host, settings.port)
-    context.admin_token = note.token
+    context.note = write_note(settings.db, settings.host, settings.port)
     config = uvicorn.Config(
         create_app(context),
         host=settings.host,
@@ -66,6 +65,4 @@ def serve(settings: Settings) -> None:
         log.info("serving on http://%s:%d/api", settings.host, settings.port)
         server.run()
     finally:
-        remove_note(settings.db, note)
-        context.keys.flush_last_used()
-        context.admin.close()
+        context.close()

@@ -2,6 +2,7 @@
 
 import logging
 import sys
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from functools import wraps
@@ -41,6 +42,7 @@ def setup_logging(level: str = "INFO") -> None:
         level=level,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
     )
 
 
@@ -74,6 +76,8 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise fail(
                 str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             ) from None
+        except (EOFError, zlib.error) as exc:
+            raise fail(f"the input is truncated or corrupt ({exc})") from None
         except OSError as exc:
             raise fail(
                 f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")

@@ -47,7 +47,9 @@ def demo(
 def _demo(db: str, host: str, port: int, events: int, serve: bool) -> None:
     setup_logging("WARNING")
     _fresh(Path(db))
-    admin = LocalAdmin(open_store(db))
+    store = open_store(db)
+    store.set_label("demo", "true")
+    admin = LocalAdmin(store)
     document = demo_catalog()
     account = document["accounts"][0]
     yesterday = datetime.now(ZoneInfo(str(account["timezone"]))).date() - timedelta(
@@ -69,10 +71,20 @@ def _demo(db: str, host: str, port: int, events: int, serve: bool) -> None:
 
 
 def _fresh(path: Path) -> None:
+    """Removes an earlier demo database; refuses to touch anything else."""
+    if path.exists():
+        store = open_store(str(path))
+        try:
+            made_by_demo = store.label("demo") == "true"
+        finally:
+            store.close()
+        if not made_by_demo:
+            raise UserError(
+                f"{path} exists and was not made by adstats demo; "
+                "pass another --db for the demo"
+            )
     for suffix in ("", ".wal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    if path.exists():
-        raise UserError(f"cannot replace {path}")
 
 
 def _ingest_traffic(

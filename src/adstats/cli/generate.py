@@ -9,7 +9,7 @@ import orjson
 import typer
 
 from adstats.cli.common import reports_errors
-from adstats.errors import CatalogError
+from adstats.errors import CatalogError, UserError
 from adstats.generate.demo_catalog import demo_catalog
 from adstats.generate.traffic import generate as generate_traffic
 
@@ -61,7 +61,7 @@ def _generate(
     document = demo_catalog() if catalog_file is None else _read(catalog_file)
     if write_catalog is not None:
         write_catalog.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
-    last = date.fromisoformat(end) if end else date.today() - timedelta(days=1)
+    last = _day(end) if end else date.today() - timedelta(days=1)
     if output == "-":
         summary = generate_traffic(document, sys.stdout.buffer, end=last, days=days,
                                    events=events, seed=seed)  # fmt: skip
@@ -74,6 +74,15 @@ def _generate(
         f"{summary.duplicates} duplicates, {summary.invalid} invalid",
         err=True,
     )
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            f"--end must be a real day written YYYY-MM-DD, not {text!r}"
+        ) from None
 
 
 def _read(path: Path) -> dict[str, object]:

@@ -12,6 +12,7 @@ app = typer.Typer(
     help="Exact, real-time, billing-grade campaign statistics.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=False,
 )
 app.add_typer(catalog.app, name="catalog")

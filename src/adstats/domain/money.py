@@ -5,9 +5,11 @@ addition, cheap to store, and fine enough for a CPM price with six decimals.
 They are rounded half-up to the currency's minor unit only when shown.
 """
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 NANOS_PER_UNIT = 10**9
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,21}(\.[0-9]+)?")
 
 # ISO 4217 active codes and their minor units (exponent). Codes not listed have 2.
 _MINOR_UNITS_EXCEPTIONS = {
@@ -44,13 +46,16 @@ def minor_units(currency: str) -> int:
 
 
 def parse_amount(text: str, *, max_decimals: int = 9) -> int:
-    """Parses a decimal string such as "2.50" into nanos; raises ValueError."""
+    """Parses a plain decimal string such as "2.50" into nanos; raises
+    ValueError for anything else (signs, exponents, NaN included)."""
+    if not isinstance(text, str) or not _PLAIN_DECIMAL.fullmatch(text):
+        raise ValueError(
+            f'{text!r} is not a decimal number of at least 0 such as "2.50"'
+        )
     try:
         value = Decimal(text)
-    except (InvalidOperation, TypeError) as exc:
+    except InvalidOperation as exc:
         raise ValueError(f'{text!r} is not a decimal number such as "2.50"') from exc
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"{text!r} must be a finite number of at least 0")
     exponent = value.as_tuple().exponent
     assert isinstance(exponent, int)
     if -exponent > max_decimals:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from adstats.domain.events import EVENT_TYPES, MAX_FUTURE_SECONDS, MAX_ID_LENGTH
 from adstats.ingest.reader import MAX_LINE_BYTES, Chunk
@@ -161,7 +162,7 @@ class EventParser:
             rejections += self._long_lines()
             rejections += self._strict_json_rejections()
             result = self._check(now_ms)
-        bad = result.filter(pa.compute.invert(pa.compute.is_null(result["reason"])))
+        bad = result.filter(pc.invert(pc.is_null(result["reason"])))
         rejections += [
             Rejection(line, reason)
             for line, reason in zip(
@@ -169,7 +170,7 @@ class EventParser:
             )
         ]
         rejections.sort(key=lambda r: r.line)
-        good = result.filter(pa.compute.is_null(result["reason"]))
+        good = result.filter(pc.is_null(result["reason"]))
         return ParsedBatch(good.drop_columns(["reason"]), rejections)
 
     def _split_lines(self, chunk: Chunk) -> None:

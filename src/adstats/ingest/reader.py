@@ -15,6 +15,7 @@ from adstats.ingest.report import Rejection
 
 MAX_LINE_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
+_BOM = "\ufeff"
 
 
 @dataclass
@@ -100,6 +101,8 @@ def _chunk(data: bytes, first_line: int) -> Chunk:
         rejections: list[Rejection] = []
     except UnicodeDecodeError:
         text, rejections = _decode_each(data.split(b"\n"), first_line)
+    if first_line == 1 and text.startswith(_BOM):
+        text = text[1:]  # some Windows tools start every UTF-8 file with one
     line_count = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
     return Chunk(first_line, text, line_count, rejections, len(data))
 

@@ -144,8 +144,9 @@ class StatsAnswers:
             for r in (self._store.stats(request) if keys else [])
             if r[width - 1] is not None
         ]
-        if entity_id is not None:
-            grouped = _zero_filled(grouped, [entity_id], query)
+        # Like /api/campaigns: each listed entity has every day of the range.
+        listed = [entity_id] if entity_id else sorted({g.dims[-1] for g in grouped})
+        grouped = _zero_filled(grouped, listed, query)
         names = _names(catalog, kind)
         header = entity_header(kind, query)
         return [

@@ -17,6 +17,7 @@ AUTH_PARAMS = ("api_key",)
 RANGE_PARAMS = ("date_from", "date_to", "by_day", "format")
 CAMPAIGN_BREAKDOWNS = ("by_insertion", "by_content", "by_creative")
 FORMATS = ("json", "csv")
+_ECHO_LIMIT = 24
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,17 @@ class StatsQuery:
     by_content: bool = False
     by_creative: bool = False
     format: str = "json"
+
+
+def echo(value: str) -> str:
+    """A request value quoted back in an error: short, and never a key.
+
+    Keys belong in api_key or a header, but a client may put one anywhere;
+    an error must not repeat it.
+    """
+    if "ads_" in value or len(value) > _ECHO_LIMIT:
+        return "the value given"
+    return repr(value)
 
 
 def parse_stats_query(
@@ -42,7 +54,7 @@ def parse_stats_query(
     output_format = values.get("format", "json")
     if output_format not in FORMATS:
         raise BadRequest(
-            f"format must be one of {', '.join(FORMATS)}, not {output_format!r}"
+            f"format must be one of {', '.join(FORMATS)}, not {echo(output_format)}"
         )
     return StatsQuery(
         date_from=date_from,
@@ -62,10 +74,10 @@ def _single_values(
     for name, value in params:
         if name not in allowed:
             raise BadRequest(
-                f"unknown parameter {name[:40]!r}; allowed: {', '.join(sorted(allowed))}"
+                f"unknown parameter {echo(name)}; allowed: {', '.join(sorted(allowed))}"
             )
         if name in values:
-            raise BadRequest(f"parameter {name!r} is given more than once")
+            raise BadRequest(f"parameter {echo(name)} is given more than once")
         values[name] = value
     return values
 
@@ -78,7 +90,7 @@ def _boolean(values: Mapping[str, str], name: str) -> bool:
         return True
     if raw.lower() in _FALSE:
         return False
-    raise BadRequest(f"{name} must be true, false, 1 or 0, not {raw[:40]!r}")
+    raise BadRequest(f"{name} must be true, false, 1 or 0, not {echo(raw)}")
 
 
 def _date(values: Mapping[str, str], name: str) -> date | None:
@@ -86,7 +98,7 @@ def _date(values: Mapping[str, str], name: str) -> date | None:
     if raw is None:
         return None
     if not _DATE.fullmatch(raw):
-        raise BadRequest(f"{name} must be a day written YYYY-MM-DD, not {raw[:40]!r}")
+        raise BadRequest(f"{name} must be a day written YYYY-MM-DD, not {echo(raw)}")
     try:
         return date.fromisoformat(raw)
     except ValueError:

@@ -106,6 +106,13 @@ class Store(ABC):
     def touch_api_keys(self, last_used: dict[str, datetime]) -> None: ...
 
     @abstractmethod
+    def set_label(self, name: str, value: str) -> None:
+        """Records a fact about the database itself (such as "made by demo")."""
+
+    @abstractmethod
+    def label(self, name: str) -> str | None: ...
+
+    @abstractmethod
     def compact(self) -> None:
         """Merges small appended pieces, to keep reads fast."""
 

@@ -5,6 +5,8 @@ the token from the server's note next to the database.
 """
 
 import hmac
+import ipaddress
+import logging
 
 import orjson
 from fastapi import APIRouter, Request
@@ -15,18 +17,29 @@ from adstats.admin.remote import ADMIN_HEADER
 from adstats.api.encoding import json_response
 from adstats.api.routes.common import context
 from adstats.api.routes.ingest import read_body
-from adstats.errors import BadRequest, Unauthorized
+from adstats.errors import BadRequest, NotFound, Unauthorized
 from adstats.ingest.reader import chunk_of_bytes
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("adstats.ingest")
 _MAX_ADMIN_BODY = 256 * 1024 * 1024
 
 
 def _authorize(request: Request) -> None:
+    client = request.client.host if request.client else ""
+    if not _is_loopback(client):
+        raise NotFound("Not Found")
     token = context(request).admin_token
     given = request.headers.get(ADMIN_HEADER, "")
     if token is None or not hmac.compare_digest(given.encode(), token.encode()):
         raise Unauthorized("wrong admin token")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def _json_body(request: Request) -> dict[str, object]:

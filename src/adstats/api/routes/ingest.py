@@ -100,6 +100,8 @@ async def ingest(request: Request) -> Response:
         )
     data = await events_of(request, ctx.settings.max_body_bytes)
     report = await run_in_threadpool(ctx.admin.ingest_chunk, chunk_of_bytes(data))
+    log.debug("ingestion batch: accepted=%d duplicates=%d rejected=%d",
+              report.accepted, report.duplicates, len(report.rejected))  # fmt: skip
     if report.rejected:
         first = report.rejected[0]
         log.info("ingestion rejected %d lines; first: line %d: %s",

@@ -53,11 +53,12 @@ _ENTITY_TABLES: dict[type, tuple[str, tuple[str, ...]]] = {
 # fifth of the merged rows, whichever is larger.
 COMPACT_MIN_ROWS = 200_000
 
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8 to 12 of every DuckDB database file
+
 
 def open_duckdb(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Opens the file, turning DuckDB's lock error into DatabaseBusy."""
-    if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    _check_location(path)
     try:
         return duckdb.connect(path, read_only=read_only)
     except duckdb.IOException as exc:
@@ -66,6 +67,32 @@ def open_duckdb(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnect
                 f"the database {path} is in use by another process"
             ) from exc
         raise StorageError(f"cannot open the database {path}: {exc}") from exc
+
+
+def is_duckdb_file(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(12)[8:12] == _DUCKDB_MAGIC
+
+
+def _check_location(path: str) -> None:
+    """Refuses what DuckDB would open as something else: it reads a JSON or
+    CSV file as a database that vanishes on exit, which would lose all work."""
+    if path == ":memory:":
+        return
+    location = Path(path)
+    if not location.parent.is_dir():
+        raise StorageError(f"--db {path}: the folder {location.parent} does not exist")
+    if location.is_dir():
+        raise StorageError(f"--db {path} is a folder; name a database file")
+    if (
+        location.is_file()
+        and location.stat().st_size > 0
+        and not is_duckdb_file(location)
+    ):
+        raise StorageError(
+            f"--db {path} exists and is not a DuckDB database; name a new file "
+            "or an adstats database"
+        )
 
 
 class DuckDBStore(Store):
@@ -246,6 +273,19 @@ class DuckDBStore(Store):
                        WHERE key_id = $key_id""",
                     {"when": when, "key_id": key_id},
                 )
+
+    # -- labels ---------------------------------------------------------------
+
+    def set_label(self, name: str, value: str) -> None:
+        with self._transaction() as con:
+            con.execute(
+                """INSERT INTO meta VALUES ('label:' || $n, $v)
+                   ON CONFLICT (name) DO UPDATE SET value = excluded.value""",
+                {"n": name, "v": value},
+            )
+
+    def label(self, name: str) -> str | None:
+        return self._meta(f"label:{name}")
 
     # -- upkeep ---------------------------------------------------------------
 
