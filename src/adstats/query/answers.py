@@ -42,11 +42,15 @@ class StatsAnswers:
     def campaigns(
         self, account: Account, campaign_id: str | None, query: StatsQuery
     ) -> list[Row]:
+        return list(self.campaign_rows(account, campaign_id, query))
+
+    def campaign_rows(
+        self, account: Account, campaign_id: str | None, query: StatsQuery
+    ) -> Iterator[Row]:
+        """The rows, produced as they are read. Every check is done before
+        this returns, so a failure never cuts an answer short."""
         state = self._store.catalog_state()
         campaigns = self._listed_campaigns(state, account, campaign_id, query)
-        if not campaigns:
-            return []
-        breakdown = query.by_insertion or query.by_content or query.by_creative
         request = StatsRequest(
             campaign_keys=[state.key(c.id) for c in campaigns],
             date_from=query.date_from,
@@ -56,25 +60,30 @@ class StatsAnswers:
             by_content=query.by_content,
             by_creative=query.by_creative,
         )
+        return self._campaign_rows(state.catalog, account, campaigns, request, query)
+
+    def _campaign_rows(
+        self,
+        catalog: Catalog,
+        account: Account,
+        campaigns: list[Campaign],
+        request: StatsRequest,
+        query: StatsQuery,
+    ) -> Iterator[Row]:
+        if not campaigns:
+            return
         width = (
             1 + query.by_day + query.by_insertion + query.by_content + query.by_creative
         )
-        grouped = [
+        grouped: Iterator[_Grouped] = (
             _Grouped(tuple(r[:width]), r[width:]) for r in self._store.stats(request)
-        ]
-        if not breakdown:
+        )
+        if not (query.by_insertion or query.by_content or query.by_creative):
             grouped = _zero_filled(grouped, [c.id for c in campaigns], query)
         header = campaign_header(query)
-        return [
-            dict(
-                zip(
-                    header,
-                    self._campaign_values(state.catalog, account, g, query),
-                    strict=True,
-                )
-            )
-            for g in grouped
-        ]
+        for g in grouped:
+            values = self._campaign_values(catalog, account, g, query)
+            yield dict(zip(header, values, strict=True))
 
     def _listed_campaigns(
         self,
@@ -121,6 +130,11 @@ class StatsAnswers:
     def entities(
         self, account: Account, kind: str, entity_id: str | None, query: StatsQuery
     ) -> list[Row]:
+        return list(self.entity_rows(account, kind, entity_id, query))
+
+    def entity_rows(
+        self, account: Account, kind: str, entity_id: str | None, query: StatsQuery
+    ) -> Iterator[Row]:
         state = self._store.catalog_state()
         catalog = state.catalog
         owned = [c for c in catalog.campaigns.values() if c.account_id == account.id]
@@ -138,21 +152,31 @@ class StatsAnswers:
             insertion_key=self._insertion_key(state, account, kind, entity_id),
             content_key=self._content_key(state, kind, entity_id),
         )
+        return self._entity_rows(catalog, account, kind, entity_id, request, query)
+
+    def _entity_rows(
+        self,
+        catalog: Catalog,
+        account: Account,
+        kind: str,
+        entity_id: str | None,
+        request: StatsRequest,
+        query: StatsQuery,
+    ) -> Iterator[Row]:
         width = 1 + query.by_day
         grouped = [
             _Grouped(tuple(r[:width]), r[width:])
-            for r in (self._store.stats(request) if keys else [])
+            for r in (self._store.stats(request) if request.campaign_keys else [])
             if r[width - 1] is not None
         ]
         # Like /api/campaigns: each listed entity has every day of the range.
         listed = [entity_id] if entity_id else sorted({g.dims[-1] for g in grouped})
-        grouped = _zero_filled(grouped, listed, query)
         names = _names(catalog, kind)
         header = entity_header(kind, query)
-        return [
-            dict(zip(header, _entity_values(names, account, g, query), strict=True))
-            for g in grouped
-        ]
+        for g in _zero_filled(iter(grouped), listed, query):
+            yield dict(
+                zip(header, _entity_values(names, account, g, query), strict=True)
+            )
 
     @staticmethod
     def _insertion_key(
@@ -194,17 +218,26 @@ def _owned_campaign(
 
 
 def _zero_filled(
-    grouped: list[_Grouped], ids: Sequence[str], query: StatsQuery
-) -> list[_Grouped]:
-    """Every (day,) id combination of the range, with zeros where no row came."""
-    found = {g.dims: g for g in grouped}
-    zeros = [0] * (len(grouped[0].measures) if grouped else 16)
-    wanted: list[tuple[Any, ...]]
+    grouped: Iterator[_Grouped], ids: Sequence[str], query: StatsQuery
+) -> Iterator[_Grouped]:
+    """Every (day,) id combination of the range in answer order, with zeros
+    where the store had no row. The store's rows come in that same order, so
+    this merges as it goes, holding one row at a time."""
+    wanted: Iterator[tuple[Any, ...]]
     if query.by_day:
-        wanted = [(day, i) for day in days(query.date_from, query.date_to) for i in ids]
+        wanted = ((day, i) for day in days(query.date_from, query.date_to) for i in ids)
     else:
-        wanted = [(i,) for i in ids]
-    return [found.get(key) or _Grouped(key, zeros) for key in wanted]
+        wanted = ((i,) for i in ids)
+    pending = next(grouped, None)
+    for key in wanted:
+        if pending is not None and pending.dims == key:
+            yield pending
+            pending = next(grouped, None)
+        else:
+            yield _Grouped(key, _ZEROS)
+
+
+_ZEROS = (0,) * 16
 
 
 def _names(catalog: Catalog, kind: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ sees SQL: the numbers are computed in one place so no two endpoints disagree.
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -82,10 +82,12 @@ class Store(ABC):
         order. Returns accepted and duplicate counts (no rejections)."""
 
     @abstractmethod
-    def stats(self, request: StatsRequest) -> list[tuple[Any, ...]]:
-        """Rows of (dimension keys..., 14 counters..., billables, spent nanos),
-        with the dimension columns the request groups by, in DIMENSIONS order,
-        sorted by them. Only combinations with data appear."""
+    def stats(self, request: StatsRequest) -> Iterator[tuple[Any, ...]]:
+        """Rows of (day?, dimension ids..., 14 counters..., billables, spent
+        nanos): the dimensions the request groups by, in DIMENSIONS order,
+        sorted by day then ids, a missing content last. Only combinations with
+        data appear. Rows are produced as they are read, so an answer of any
+        size streams."""
 
     @abstractmethod
     def active_campaigns(

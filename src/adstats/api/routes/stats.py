@@ -29,10 +29,11 @@ def _answer(request: Request, kind: str, entity_id: str | None) -> Response:
         checked_id(entity_id, f"{kind[:-1]}_id")
     query = stats_query(request, account, RANGE_PARAMS)
     answers = context(request).answers
-    rows = timed(request, lambda: answers.entities(account, kind, entity_id, query))
+    rows = answers.entity_rows(account, kind, entity_id, query)
     name = f"{kind[:-1]}-{entity_id}" if entity_id else kind
     filename = f"{name}_{query.date_from}_{query.date_to}"
-    return rows_response(rows, query.format, entity_header(kind, query), filename)
+    header = entity_header(kind, query)
+    return timed(request, lambda: rows_response(rows, query.format, header, filename))
 
 
 def _register(kind: str) -> None:

@@ -49,12 +49,19 @@ def stats_sql(request: StatsRequest) -> str:
         where.append(f"insertion_key = {int(request.insertion_key)}")
     if request.content_key is not None:
         where.append(f"content_key = {int(request.content_key)}")
-    group = (["day"] if request.by_day else []) + [
-        KEY_COLUMNS[d] for d in dimensions(request)
+    dims = dimensions(request)
+    group = (["day"] if request.by_day else []) + [KEY_COLUMNS[d] for d in dims]
+    inner = f"""SELECT {", ".join([*group, _SUMS])}
+                FROM {table} WHERE {" AND ".join(where)}
+                GROUP BY ALL"""
+    joins = "".join(
+        f" LEFT JOIN id_ranks r{n} ON r{n}.key = g.{KEY_COLUMNS[d]}"
+        for n, d in enumerate(dims)
+    )
+    order = (["g.day"] if request.by_day else []) + [
+        f"r{n}.rank NULLS LAST" for n in range(len(dims))
     ]
-    return f"""SELECT {", ".join([*group, _SUMS])}
-               FROM {table} WHERE {" AND ".join(where)}
-               GROUP BY ALL"""
+    return f"SELECT g.* FROM ({inner}) g{joins} ORDER BY {', '.join(order)}"
 
 
 def _needs_detail(request: StatsRequest) -> bool:

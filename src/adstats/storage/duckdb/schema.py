@@ -53,6 +53,9 @@ STATEMENTS = (
         description VARCHAR, created_at TIMESTAMPTZ NOT NULL, expires_in_days INTEGER,
         revoked_at TIMESTAMPTZ, last_used_at TIMESTAMPTZ, secret_hash BLOB NOT NULL)""",
     "CREATE TABLE IF NOT EXISTS event_keys (h UHUGEINT NOT NULL)",
+    # Every catalog key with the rank of its id in id order, so that answers
+    # can be sorted by ids inside the database and streamed.
+    "CREATE TABLE IF NOT EXISTS id_ranks (key INTEGER NOT NULL, rank INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS impression_keys (h UHUGEINT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS spend (
         insertion_key INTEGER NOT NULL, spent_nanos HUGEINT NOT NULL)""",

@@ -52,6 +52,7 @@ _ENTITY_TABLES: dict[type, tuple[str, tuple[str, ...]]] = {
 # Compaction merges the rows batches appended once they reach this many, or a
 # fifth of the merged rows, whichever is larger.
 COMPACT_MIN_ROWS = 200_000
+_FETCH_ROWS = 2048
 
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8 to 12 of every DuckDB database file
 
@@ -117,6 +118,7 @@ class DuckDBStore(Store):
                 "INSERT INTO meta VALUES ('schema_version', $v) ON CONFLICT DO NOTHING",
                 {"v": str(SCHEMA_VERSION)},
             )
+            _rank_ids(con)
         stored = self._meta("schema_version")
         if stored != str(SCHEMA_VERSION):
             raise StorageError(
@@ -190,6 +192,7 @@ class DuckDBStore(Store):
                         ON CONFLICT (id) DO UPDATE SET {updates}""",
                     [key, *values],
                 )
+            _rank_ids(con)
             con.execute(
                 """INSERT INTO meta VALUES ('catalog_version', $v)
                    ON CONFLICT (name) DO UPDATE SET value = excluded.value""",
@@ -211,17 +214,20 @@ class DuckDBStore(Store):
 
     # -- statistics -------------------------------------------------------------
 
-    def stats(self, request: StatsRequest) -> list[tuple[Any, ...]]:
-        rows = self._cursor().execute(reader.stats_sql(request)).fetchall()
-        width = request.by_day + len(reader.dimensions(request))
+    def stats(self, request: StatsRequest) -> Iterator[tuple[Any, ...]]:
+        # A cursor of its own: the rows may be read over many calls, from
+        # whichever thread serves the answer next.
+        cursor = self._con.cursor()
         ids = self._ids
-        named = [
-            (*row[: request.by_day], *[ids.get(k) for k in row[request.by_day : width]],
-             *row[width:])
-            for row in rows
-        ]  # fmt: skip
-        named.sort(key=lambda row: _order(row[:width]))
-        return named
+        first, width = request.by_day, request.by_day + len(reader.dimensions(request))
+        try:
+            cursor.execute(reader.stats_sql(request))
+            while rows := cursor.fetchmany(_FETCH_ROWS):
+                for row in rows:
+                    named = [ids.get(key) for key in row[first:width]]
+                    yield (*row[:first], *named, *row[width:])
+        finally:
+            cursor.close()
 
     def active_campaigns(
         self, campaign_keys: Sequence[int], date_from: date, date_to: date
@@ -314,9 +320,20 @@ class DuckDBStore(Store):
             self._con.close()
 
 
-def _order(dims: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Sorts by the dimension values, a missing content after the others."""
-    return tuple((value is None, value or "") for value in dims)
+def _rank_ids(con: duckdb.DuckDBPyConnection) -> None:
+    tables = (
+        "accounts",
+        "advertisers",
+        "campaigns",
+        "insertions",
+        "contents",
+        "creatives",
+    )
+    union = " UNION ALL ".join(f"SELECT key, id FROM {table}" for table in tables)
+    con.execute("DELETE FROM id_ranks")
+    con.execute(
+        f"INSERT INTO id_ranks SELECT key, row_number() OVER (ORDER BY id) FROM ({union})"
+    )
 
 
 def _merge(con: duckdb.DuckDBPyConnection, table: str, keys: str) -> None:
