@@ -1,6 +1,7 @@
 """Runs the API: opens the store, leaves the note for commands, serves."""
 
 import logging
+import socket
 import time
 
 import uvicorn
@@ -10,7 +11,7 @@ from adstats.admin.local import LocalAdmin
 from adstats.api.app import create_app
 from adstats.api.context import ApiContext, KeyAuthority
 from adstats.api.ratelimit import RateLimiter
-from adstats.errors import DatabaseBusy
+from adstats.errors import DatabaseBusy, UserError
 from adstats.query.answers import StatsAnswers
 from adstats.settings import Settings
 from adstats.storage.base import Store
@@ -51,18 +52,36 @@ def build_context(settings: Settings, store: Store) -> ApiContext:
 def serve(settings: Settings) -> None:
     store = open_store_waiting(settings.db)
     context = build_context(settings, store)
-    context.note = write_note(settings.db, settings.host, settings.port)
-    config = uvicorn.Config(
-        create_app(context),
-        host=settings.host,
-        port=settings.port,
-        access_log=False,  # a query string may carry an API key
-        log_config=None,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
     try:
+        listener = _listen(settings.host, settings.port)
+        context.note = write_note(settings.db, settings.host, settings.port)
+        config = uvicorn.Config(
+            create_app(context),
+            access_log=False,  # a query string may carry an API key
+            log_config=None,
+            lifespan="on",
+        )
         log.info("serving on http://%s:%d/api", settings.host, settings.port)
-        server.run()
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
         context.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a taken port or a bad address
+    is one clear error rather than the server's own exit."""
+    try:
+        infos = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        family, kind, proto, _name, address = infos[0]
+        listener = socket.socket(family, kind, proto)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError as exc:
+        raise UserError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    listener.set_inheritable(True)
+    return listener

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from adstats.api.encoding import json_response
 from adstats.api.routes.common import context
-from adstats.api.schemas import ERROR_RESPONSES, ErrorBody, IngestReportBody
+from adstats.api.schemas import ErrorBody, IngestReportBody
 from adstats.errors import BadRequest, PayloadTooLarge, Unauthorized, UserError
 from adstats.ingest.reader import chunk_of_bytes
 
@@ -77,11 +77,19 @@ async def events_of(request: Request, limit: int) -> bytes:
     "/ingest",
     responses={
         200: {"model": IngestReportBody},
-        401: ERROR_RESPONSES[401],
+        401: {"model": ErrorBody, "description": "Wrong or missing ingestion token."},
         403: {"model": ErrorBody, "description": "Ingestion over HTTP is off."},
         413: {"model": ErrorBody, "description": "The body is over the limit."},
     },
     response_class=Response,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "Events as NDJSON, one JSON object per line; "
+            "Content-Encoding: gzip accepted.",
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        }
+    },
 )
 async def ingest(request: Request) -> Response:
     """Ingests an NDJSON body (gzip accepted) with `Authorization: Bearer
