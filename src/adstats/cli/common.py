@@ -12,11 +12,9 @@ import typer
 
 from adstats.admin.base import Admin
 from adstats.admin.handoff import read_note
-from adstats.admin.local import LocalAdmin
 from adstats.admin.remote import RemoteAdmin, ServerUnreachable
 from adstats.errors import AdstatsError, DatabaseBusy
 from adstats.settings import Settings
-from adstats.storage.open import open_store
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,6 +46,10 @@ def setup_logging(level: str = "INFO") -> None:
 
 def open_admin(db: str) -> Admin:
     """Works on the database directly, or through the server that holds it."""
+    # Imported here: the database and its engine are not needed for --help.
+    from adstats.admin.local import LocalAdmin
+    from adstats.storage.open import open_store
+
     try:
         return LocalAdmin(open_store(db))
     except DatabaseBusy:

@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from adstats.admin.local import LocalAdmin
-from adstats.api.server import serve as run_server
+from adstats.admin.base import Admin
 from adstats.cli.common import reports_errors, settings_with, setup_logging
 from adstats.cli.ingest import ingest_file
 from adstats.errors import UserError
@@ -49,6 +48,8 @@ def _demo(db: str, host: str, port: int, events: int, serve: bool) -> None:
     _fresh(Path(db))
     store = open_store(db)
     store.set_label("demo", "true")
+    from adstats.admin.local import LocalAdmin  # the engine, not needed for --help
+
     admin = LocalAdmin(store)
     document = demo_catalog()
     account = document["accounts"][0]
@@ -67,6 +68,8 @@ def _demo(db: str, host: str, port: int, events: int, serve: bool) -> None:
     if serve:
         settings = replace(settings_with(db), host=host, port=port)
         setup_logging(settings.log_level)
+        from adstats.api.server import serve as run_server  # the HTTP stack
+
         run_server(settings)
 
 
@@ -88,7 +91,7 @@ def _fresh(path: Path) -> None:
 
 
 def _ingest_traffic(
-    admin: LocalAdmin,
+    admin: Admin,
     document: dict[str, list[dict[str, object]]],
     end: object,
     events: int,

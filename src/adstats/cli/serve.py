@@ -5,7 +5,6 @@ from typing import Annotated
 
 import typer
 
-from adstats.api.server import serve as run_server
 from adstats.cli.common import DbOption, reports_errors, settings_with, setup_logging
 
 
@@ -29,4 +28,6 @@ def _serve(host: str | None, port: int | None, db: str | None) -> None:
     settings = settings_with(db)
     settings = replace(settings, host=host or settings.host, port=port or settings.port)
     setup_logging(settings.log_level)
+    from adstats.api.server import serve as run_server  # the HTTP stack, only to serve
+
     run_server(settings)

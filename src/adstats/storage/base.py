@@ -9,12 +9,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from adstats.domain.catalog import Catalog, Entity
 from adstats.ingest.report import IngestReport
+
+if TYPE_CHECKING:  # the engine's table type; imported only when one is used
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class Store(ABC):
         """Upserts the items in one transaction."""
 
     @abstractmethod
-    def apply_events(self, events: pa.Table, state: CatalogState) -> IngestReport:
+    def apply_events(self, events: "pa.Table", state: CatalogState) -> IngestReport:
         """Counts, bills and rolls up a checked batch in one transaction.
 
         `events` has the columns of ingest.parse.EVENT_SCHEMA, in ingestion
