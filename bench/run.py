@@ -1,140 +1,350 @@
-"""The adstats benchmark: ingestion speed and query latency on loopback.
+"""The adstats benchmark, on loopback, at a chosen scale.
 
-    ./dev bench                      # 2.1 M events over 90 days (about 2 min)
-    ./dev bench --events 10000000    # a larger scale
+    ./dev bench                  # 1 M events (about 2 minutes)
+    ./dev bench --scale 10M      # 10 M events (about 15 minutes)
 
 It generates traffic for the demo catalog with `adstats generate`, ingests it
-with `adstats ingest` into a fresh database, starts `adstats serve` on
-127.0.0.1, and times HTTP requests with one keep-alive client. Results print
-as a Markdown table and are written to bench/results/<scale>.json.
+with `adstats ingest` into a fresh database, then starts `adstats serve` on
+127.0.0.1 and measures: HTTP ingestion from concurrent clients, query latency
+of a typical and a heavy request, sustained requests per second, freshness,
+peak memory and database size; and, for comparison, the same typical
+statistics computed by DuckDB directly over a raw table of the same events.
+Results print as a Markdown table and go to bench/results/<scale>.json.
+
+The load clients run on the same machine as the server and share its cores.
 """
 
 import argparse
+import asyncio
 import json
 import os
 import platform
+import resource
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 
 from adstats.generate.demo_catalog import demo_catalog
 
 RESULTS = Path(__file__).parent / "results"
 ADSTATS = str(Path(sys.executable).with_name("adstats"))
+SCALES = {"1M": 1_000_000, "10M": 10_000_000, "100M": 100_000_000}
+TOKEN = "bench-ingestion-token-0123456789"
+HTTP_BATCH = 1000
+DAYS = 365
 
 
 def main() -> None:
     options = _options()
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="adstats-bench-") as folder:
-        results = _run(Path(folder), options)
+        results = Bench(Path(folder), options).run()
+    results["bench_minutes"] = round((time.monotonic() - started) / 60, 1)
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"{options.events}.json"
+    out = RESULTS / f"{options.scale}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
-    _print_table(results)
+    print("| measure | value |\n|---|---|")
+    for name, value in results.items():
+        print(f"| {name} | {value} |")
     print(f"\nwritten to {out}")
 
 
 def _options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=2_100_000)
-    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="1M")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--heavy-requests", type=int, default=20)
+    parser.add_argument("--load-seconds", type=float, default=15.0)
+    parser.add_argument("--http-events", type=int, default=200_000)
     return parser.parse_args()
 
 
-def _run(folder: Path, options: argparse.Namespace) -> dict[str, Any]:
-    db, catalog, traffic = (
-        folder / "bench.duckdb",
-        folder / "catalog.json",
-        folder / "e.ndjson",
-    )
-    end = date.today() - timedelta(days=1)
-    document = demo_catalog()
-    catalog.write_text(json.dumps(document))
-    _adstats("generate", "--events", str(options.events), "--days", str(options.days),
-             "--end", str(end), "--seed", "1", "-o", str(traffic))  # fmt: skip
-    _adstats("catalog", "load", str(catalog), "--db", str(db))
+class Bench:
+    def __init__(self, folder: Path, options: argparse.Namespace) -> None:
+        self.folder = folder
+        self.options = options
+        self.db = folder / "bench.duckdb"
+        self.end = date.today() - timedelta(days=1)
+        self.catalog = demo_catalog()
+        self.account = str(self.catalog["accounts"][0]["id"])
+        self.campaign = str(self.catalog["campaigns"][0]["id"])
+        self.results: dict[str, Any] = {
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, DuckDB {duckdb.__version__}",
+            "scale": options.scale,
+        }
 
-    started = time.perf_counter()
-    report = _adstats("ingest", str(traffic), "--db", str(db), "--json")
-    ingest_seconds = time.perf_counter() - started
-    accepted = json.loads(report.splitlines()[-1])["accepted"]
+    def run(self) -> dict[str, Any]:
+        events = self._generate("events.ndjson", SCALES[self.options.scale], seed=1)
+        http_events = self._generate("http.ndjson", self.options.http_events, seed=2)
+        self._ingest_files(events)
+        key = _adstats("keys", "create", "--account", self.account, "--name", "bench",
+                       "--db", str(self.db)).strip()  # fmt: skip
+        with Server(self.db) as server:
+            self._http_ingestion(server, http_events)
+            self._latencies(server, key)
+            self._sustained(server, key)
+            self._freshness(server, key)
+            self.results["server_peak_rss_mib"] = server.peak_rss_mib()
+        self.results["database_mib"] = round(_size(self.db) / 2**20, 1)
+        self.results["database_mib_per_million_events"] = round(
+            self.results["database_mib"] / (self.results["events_accepted"] / 1e6), 1
+        )
+        self._baseline(events)
+        return self.results
 
-    account = str(document["accounts"][0]["id"])
-    key = _adstats(
-        "keys", "create", "--account", account, "--name", "bench", "--db", str(db)
-    )
-    campaign = str(document["campaigns"][0]["id"])
-    latencies = _query_latencies(db, key.strip(), campaign, end, options)
-    return {
-        "machine": _machine(),
-        "events_in_file": _line_count(traffic),
-        "events_accepted": accepted,
-        "ingest_seconds": round(ingest_seconds, 2),
-        "ingest_events_per_second": round(accepted / ingest_seconds),
-        "database_mib": round(_size(db) / 2**20, 1),
-        **latencies,
-    }
+    def _generate(self, name: str, count: int, seed: int) -> Path:
+        path = self.folder / name
+        _adstats("generate", "--events", str(count), "--days", str(DAYS), "--end",
+                 str(self.end), "--seed", str(seed), "-o", str(path))  # fmt: skip
+        return path
+
+    def _ingest_files(self, events: Path) -> None:
+        catalog = self.folder / "catalog.json"
+        catalog.write_text(json.dumps(self.catalog))
+        _adstats("catalog", "load", str(catalog), "--db", str(self.db))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        started = time.perf_counter()
+        report = _adstats("ingest", str(events), "--db", str(self.db), "--json")
+        seconds = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        accepted = json.loads(report.splitlines()[-1])["accepted"]
+        self.results.update(
+            events_in_file=_line_count(events),
+            events_accepted=accepted,
+            cli_ingest_seconds=round(seconds, 1),
+            cli_ingest_events_per_second=round(accepted / seconds),
+            cli_ingest_peak_rss_mib=round(max(peak, before) / 1024),
+        )
+
+    def _http_ingestion(self, server: "Server", events: Path) -> None:
+        """Two clients post 1,000-event batches until the file is sent."""
+        lines = events.read_bytes().splitlines(keepends=True)
+        batches = [
+            b"".join(lines[i : i + HTTP_BATCH])
+            for i in range(0, len(lines), HTTP_BATCH)
+        ]
+        accepted = [0, 0]
+
+        def client(index: int) -> None:
+            with httpx.Client(
+                timeout=120, headers={"Authorization": f"Bearer {TOKEN}"}
+            ) as c:
+                for batch in batches[index::2]:
+                    answer = c.post(f"{server.base}/ingest", content=batch)
+                    answer.raise_for_status()
+                    accepted[index] += answer.json()["accepted"]
+
+        started = time.perf_counter()
+        workers = [threading.Thread(target=client, args=(i,)) for i in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        seconds = time.perf_counter() - started
+        self.results.update(
+            http_ingest_events=sum(accepted),
+            http_ingest_events_per_second=round(len(lines) / seconds),
+        )
+
+    def _latencies(self, server: "Server", key: str) -> None:
+        with httpx.Client(headers={"X-Api-Key": key}, timeout=120) as client:
+            url = f"{server.base}/api/campaigns/{self.campaign}"
+            typical = _timed(
+                lambda: client.get(url, params=self._typical()), self.options.requests
+            )
+            heavy_params = self._heavy()
+            heavy = _timed(
+                lambda: client.get(url, params=heavy_params),
+                self.options.heavy_requests,
+            )
+            rows = len(client.get(url, params=heavy_params).json())
+        self.results.update(
+            typical_query="one campaign, 90 days, by_day",
+            typical_p50_ms=_percentile(typical, 50),
+            typical_p99_ms=_percentile(typical, 99),
+            heavy_query="one campaign, 365 days, every breakdown",
+            heavy_rows=rows,
+            heavy_p50_ms=_percentile(heavy, 50),
+            heavy_p99_ms=_percentile(heavy, 99),
+        )
+
+    def _sustained(self, server: "Server", key: str) -> None:
+        """As many typical requests as 16 connections get through."""
+        url = f"{server.base}/api/campaigns/{self.campaign}"
+        timings = asyncio.run(
+            _load(url, key, self._typical(), self.options.load_seconds)
+        )
+        self.results.update(
+            sustained_requests_per_second=round(
+                len(timings) / self.options.load_seconds
+            ),
+            sustained_p99_ms=_percentile(timings, 99),
+        )
+
+    def _freshness(self, server: "Server", key: str) -> None:
+        """From the 200 of POST /ingest to the event showing in an answer."""
+        samples = []
+        url = f"{server.base}/api/campaigns/{self.campaign}"
+        params = {"date_from": str(self.end), "date_to": str(self.end)}
+        with httpx.Client(timeout=60) as client:
+            for n in range(50):
+                before = client.get(
+                    url, params=params, headers={"X-Api-Key": key}
+                ).json()
+                event = self._fresh_event(n)
+                auth = {"Authorization": f"Bearer {TOKEN}"}
+                client.post(f"{server.base}/ingest", content=event, headers=auth).raise_for_status()
+                acknowledged = time.perf_counter()
+                while True:
+                    rows = client.get(
+                        url, params=params, headers={"X-Api-Key": key}
+                    ).json()
+                    if rows[0]["clicks"] > before[0]["clicks"]:
+                        break
+                samples.append((time.perf_counter() - acknowledged) * 1000)
+        self.results.update(
+            freshness_p50_ms=_percentile(samples, 50),
+            freshness_p95_ms=_percentile(samples, 95),
+        )
+
+    def _fresh_event(self, n: int) -> bytes:
+        campaign = self.catalog["campaigns"][0]
+        insertion = next(
+            i for i in self.catalog["insertions"] if i["campaign_id"] == campaign["id"]
+        )
+        creative = next(
+            c for c in self.catalog["creatives"] if c["account_id"] == self.account
+        )
+        ts = f"{self.end}T12:00:00Z"
+        return json.dumps({"id": f"fresh-{n}-{time.time_ns()}", "type": "click", "ts": ts,
+                           "impression_id": f"fresh-{n}", "campaign_id": campaign["id"],
+                           "insertion_id": insertion["id"], "creative_id": creative["id"]}
+                          ).encode()  # fmt: skip
+
+    def _baseline(self, events: Path) -> None:
+        """What a user would do instead: DuckDB over a raw table of the events."""
+        con = duckdb.connect(str(self.folder / "raw.duckdb"))
+        con.execute(
+            f"""CREATE TABLE raw AS SELECT * FROM read_json('{events}',
+                format='newline_delimited', ignore_errors=true,
+                columns={{id: 'VARCHAR', type: 'VARCHAR', ts: 'VARCHAR',
+                         impression_id: 'VARCHAR', campaign_id: 'VARCHAR',
+                         insertion_id: 'VARCHAR', creative_id: 'VARCHAR',
+                         content_id: 'VARCHAR'}})"""
+        )
+        first, last = self.end - timedelta(days=89), self.end
+        query = f"""
+            WITH events AS (
+                SELECT DISTINCT ON (id) id, type, impression_id,
+                       timezone('Europe/Paris', CASE WHEN ts SIMILAR TO '[0-9]+'
+                           THEN make_timestamp(ts::BIGINT * 1000)::TIMESTAMPTZ
+                           ELSE ts::TIMESTAMPTZ END)::DATE AS day
+                FROM raw WHERE campaign_id = '{self.campaign}'
+            )
+            SELECT day,
+                   count(DISTINCT impression_id) FILTER (type = 'impression'),
+                   count(DISTINCT impression_id) FILTER (type = 'visible_impression'),
+                   count(*) FILTER (type = 'click'),
+                   count(DISTINCT impression_id) FILTER (type = 'video_start'),
+                   count(DISTINCT impression_id) FILTER (type = 'video_complete')
+            FROM events WHERE day BETWEEN '{first}' AND '{last}'
+            GROUP BY day ORDER BY day"""
+        timings = _timed(lambda: con.execute(query).fetchall(), 10)
+        con.close()
+        baseline = _percentile(timings, 50)
+        self.results.update(
+            baseline_typical_p50_ms=baseline,
+            typical_speedup_over_baseline=round(
+                baseline / self.results["typical_p50_ms"], 1
+            ),
+        )
+
+    def _typical(self) -> dict[str, str]:
+        return {"date_from": str(self.end - timedelta(days=89)), "date_to": str(self.end),
+                "by_day": "true"}  # fmt: skip
+
+    def _heavy(self) -> dict[str, str]:
+        return {"date_from": str(self.end - timedelta(days=364)), "date_to": str(self.end),
+                "by_day": "true", "by_insertion": "true", "by_content": "true",
+                "by_creative": "true"}  # fmt: skip
 
 
-def _query_latencies(
-    db: Path, key: str, campaign: str, end: date, options: argparse.Namespace
-) -> dict[str, Any]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [ADSTATS, "serve", "--db", str(db), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={
-            **os.environ,
-            "ADSTATS_RATE_LIMIT": "0",
-        },  # measure the service, not the limit
-    )
-    try:
-        base = f"http://127.0.0.1:{port}/api"
-        with httpx.Client(headers={"X-Api-Key": key}, timeout=60) as client:
-            _wait_ready(client, base)
-            typical = {"date_from": str(end - timedelta(days=89)), "date_to": str(end),
-                       "by_day": "true"}  # fmt: skip
-            heavy = {"date_from": str(end - timedelta(days=364)), "date_to": str(end),
-                     "by_day": "true", "by_insertion": "true", "by_content": "true",
-                     "by_creative": "true"}  # fmt: skip
-            url = f"{base}/campaigns/{campaign}"
-            typical_ms = _timed(client, url, typical, options.requests)
-            heavy_ms = _timed(client, url, heavy, options.heavy_requests)
-            rows = len(client.get(url, params=heavy).json())
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    return {
-        "typical_query": "one campaign, 90 days, by_day",
-        "typical_p50_ms": _percentile(typical_ms, 50),
-        "typical_p99_ms": _percentile(typical_ms, 99),
-        "heavy_query": "one campaign, 365 days, every breakdown",
-        "heavy_rows": rows,
-        "heavy_p50_ms": _percentile(heavy_ms, 50),
-        "heavy_p99_ms": _percentile(heavy_ms, 99),
-    }
+class Server:
+    """`adstats serve` on a free loopback port, rate limits off."""
+
+    def __init__(self, db: Path) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "ADSTATS_RATE_LIMIT": "0", "ADSTATS_INGEST_TOKEN": TOKEN,
+               "ADSTATS_LOG_LEVEL": "WARNING"}  # fmt: skip
+        self.process = subprocess.Popen(
+            [ADSTATS, "serve", "--db", str(db), "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+
+    def __enter__(self) -> "Server":
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/api").status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise SystemExit("the server did not start within 120 s")
+
+    def __exit__(self, *_exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+    def peak_rss_mib(self) -> int:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        line = next(x for x in status.splitlines() if x.startswith("VmHWM"))
+        return round(int(line.split()[1]) / 1024)
 
 
-def _timed(
-    client: httpx.Client, url: str, params: dict[str, str], count: int
+async def _load(
+    url: str, key: str, params: dict[str, str], seconds: float
 ) -> list[float]:
-    for _ in range(5):  # warm-up: caches and the first plans
-        client.get(url, params=params).raise_for_status()
+    timings: list[float] = []
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=16)
+    async with httpx.AsyncClient(
+        headers={"X-Api-Key": key}, limits=limits, timeout=60
+    ) as c:
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                (await c.get(url, params=params)).raise_for_status()
+                timings.append((time.perf_counter() - started) * 1000)
+
+        await asyncio.gather(*(worker() for _ in range(16)))
+    return timings
+
+
+def _timed(call: Callable[[], Any], count: int) -> list[float]:
+    for _ in range(3):  # warm-up: caches and first plans
+        call()
     timings = []
     for _ in range(count):
         started = time.perf_counter()
-        client.get(url, params=params).raise_for_status()
+        result = call()
+        if isinstance(result, httpx.Response):
+            result.raise_for_status()
         timings.append((time.perf_counter() - started) * 1000)
     return timings
 
@@ -150,19 +360,8 @@ def _percentile(values: list[float], percent: int) -> float:
 def _adstats(*args: str) -> str:
     done = subprocess.run([ADSTATS, *args], capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        sys.exit(f"adstats {args[0]} failed: {done.stderr.strip()}")
+        raise SystemExit(f"adstats {args[0]} failed: {done.stderr.strip()}")
     return done.stdout
-
-
-def _wait_ready(client: httpx.Client, base: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if client.get(base).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    sys.exit("the server did not start within 60 s")
 
 
 def _free_port() -> int:
@@ -180,16 +379,6 @@ def _line_count(path: Path) -> int:
 
 def _size(db: Path) -> int:
     return sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
-
-
-def _machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def _print_table(results: dict[str, Any]) -> None:
-    print("| measure | value |\n|---|---|")
-    for name, value in results.items():
-        print(f"| {name} | {value} |")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from adstats.admin.handoff import ServerNote, remove_note
 from adstats.admin.local import LocalAdmin
+from adstats.api.cache import AnswerCache
 from adstats.api.ratelimit import RateLimiter
 from adstats.domain.catalog import Account
 from adstats.errors import Unauthorized
@@ -67,6 +68,7 @@ class ApiContext:
     answers: StatsAnswers
     keys: KeyAuthority
     limiter: RateLimiter
+    cache: AnswerCache = field(default_factory=AnswerCache)
     note: ServerNote | None = None
     started: float = field(default_factory=time.monotonic)
     _closed: bool = False

@@ -72,6 +72,11 @@ class Store(ABC):
     def catalog_state(self) -> CatalogState: ...
 
     @abstractmethod
+    def data_version(self) -> int:
+        """A number that changes whenever a write that answers could show is
+        committed (events, catalog); equal numbers mean equal answers."""
+
+    @abstractmethod
     def save_catalog(self, changed: Sequence[Entity]) -> None:
         """Upserts the items in one transaction."""
 

@@ -14,10 +14,10 @@ from adstats.api.routes.common import (
     DateTo,
     Format,
     authorized_account,
+    cached_answer,
     checked_id,
     context,
     stats_query,
-    timed,
 )
 from adstats.api.schemas import ERROR_RESPONSES, CampaignRow
 from adstats.query.answers import campaign_header
@@ -70,11 +70,11 @@ def _answer(request: Request, campaign_id: str | None) -> Response:
     account = authorized_account(request)
     query = stats_query(request, account, _ALLOWED)
     answers = context(request).answers
-    rows = answers.campaign_rows(account, campaign_id, query)
     name = f"campaign-{campaign_id}" if campaign_id else "campaigns"
     filename = f"{name}_{query.date_from}_{query.date_to}"
-    # Timed to the first batch: the query runs, and a small answer is encoded.
-    return timed(
-        request,
-        lambda: rows_response(rows, query.format, campaign_header(query), filename),
-    )
+
+    def answer() -> Response:
+        rows = answers.campaign_rows(account, campaign_id, query)
+        return rows_response(rows, query.format, campaign_header(query), filename)
+
+    return cached_answer(request, account, query, answer)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Query, Request
+from starlette.responses import Response
 
 from adstats.api.context import ApiContext
 from adstats.domain.catalog import Account, is_entity_id
@@ -77,6 +78,23 @@ def stats_query(
     return parse_stats_query(
         request.query_params.multi_items(), allowed, account.timezone
     )
+
+
+def cached_answer(
+    request: Request,
+    account: Account,
+    query: StatsQuery,
+    answer: Callable[[], Response],
+) -> Response:
+    """The answer for this question on the current data, computed once."""
+    ctx = context(request)
+    key = (account.id, request.url.path, query, ctx.store.data_version())
+    kept = ctx.cache.get(key)
+    if kept is not None:
+        return kept
+    fresh = timed(request, answer)
+    ctx.cache.put(key, fresh)
+    return fresh
 
 
 def timed(request: Request, work: Callable[[], T]) -> T:

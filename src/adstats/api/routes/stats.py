@@ -11,10 +11,10 @@ from adstats.api.routes.common import (
     DateTo,
     Format,
     authorized_account,
+    cached_answer,
     checked_id,
     context,
     stats_query,
-    timed,
 )
 from adstats.api.schemas import ERROR_RESPONSES, entity_row_model
 from adstats.query.answers import ENTITY_KINDS, entity_header
@@ -29,11 +29,15 @@ def _answer(request: Request, kind: str, entity_id: str | None) -> Response:
         checked_id(entity_id, f"{kind[:-1]}_id")
     query = stats_query(request, account, RANGE_PARAMS)
     answers = context(request).answers
-    rows = answers.entity_rows(account, kind, entity_id, query)
     name = f"{kind[:-1]}-{entity_id}" if entity_id else kind
     filename = f"{name}_{query.date_from}_{query.date_to}"
     header = entity_header(kind, query)
-    return timed(request, lambda: rows_response(rows, query.format, header, filename))
+
+    def answer() -> Response:
+        rows = answers.entity_rows(account, kind, entity_id, query)
+        return rows_response(rows, query.format, header, filename)
+
+    return cached_answer(request, account, query, answer)
 
 
 def _register(kind: str) -> None:

@@ -99,6 +99,8 @@ def _check_location(path: str) -> None:
 class DuckDBStore(Store):
     def __init__(self, path: str) -> None:
         self.path = path
+        # This process is the only writer, so a counter in memory is exact.
+        self._data_version = 0
         self._con = open_duckdb(path)
         self._con.execute("SET TimeZone = 'UTC'")
         self._write_lock = threading.Lock()
@@ -144,6 +146,8 @@ class DuckDBStore(Store):
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
+            # After the commit: a reader that sees the new number sees the data.
+            self._data_version += 1
 
     def _meta(self, name: str) -> str | None:
         value = scalar(
@@ -158,6 +162,9 @@ class DuckDBStore(Store):
 
     def catalog_state(self) -> CatalogState:
         return self._state
+
+    def data_version(self) -> int:
+        return self._data_version
 
     def _load_catalog_state(self) -> CatalogState:
         con = self._cursor()
@@ -199,6 +206,7 @@ class DuckDBStore(Store):
                 {"v": str(self._state.version + 1)},
             )
         self._state = self._load_catalog_state()
+        self._data_version += 1  # again: names read before this line are stale
 
     # -- events ---------------------------------------------------------------
 
