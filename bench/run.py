@@ -1,6 +1,7 @@
 """The adstats benchmark, on loopback, at a chosen scale.
 
     ./dev bench                  # 1 M events (about 2 minutes)
+    ./dev bench --scale 2M       # the demo's size, 2.1 M events
     ./dev bench --scale 10M      # 10 M events (about 15 minutes)
 
 It generates traffic for the demo catalog with `adstats generate`, ingests it
@@ -39,7 +40,7 @@ from adstats.generate.demo_catalog import demo_catalog
 
 RESULTS = Path(__file__).parent / "results"
 ADSTATS = str(Path(sys.executable).with_name("adstats"))
-SCALES = {"1M": 1_000_000, "10M": 10_000_000, "100M": 100_000_000}
+SCALES = {"1M": 1_000_000, "2M": 2_100_000, "10M": 10_000_000, "100M": 100_000_000}
 TOKEN = "bench-ingestion-token-0123456789"
 HTTP_BATCH = 1000
 DAYS = 365
