@@ -5,7 +5,31 @@ from pathlib import Path
 
 import pytest
 
-from e2e import ServerFactory, ServerProcess, Traffic, generate_traffic
+from e2e import (
+    RUN,
+    ServerFactory,
+    ServerProcess,
+    Traffic,
+    generate_traffic,
+    log_leaks,
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One folder for the logs of every server the run starts; at the end of
+    the session, none of them may hold a secret the run handed out (API keys,
+    ingestion and admin tokens) nor anything shaped like an API key.
+
+    Session-scoped fixtures are torn down last, after every module's servers
+    have stopped, so this sees every log line whatever tests ran.
+    """
+    folder = tmp_path_factory.mktemp("server-logs")
+    RUN.log_folder = folder
+    yield folder
+    RUN.log_folder = None
+    leaks = log_leaks(folder, RUN.secrets)
+    assert not leaks, f"server logs in {folder} hold secrets: {leaks}"
 
 
 @pytest.fixture

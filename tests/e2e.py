@@ -25,6 +25,7 @@ from typing import IO, Any
 import httpx
 import orjson
 
+from adstats.admin.handoff import read_note
 from adstats.admin.local import LocalAdmin
 from adstats.ingest.reader import chunk_of_bytes
 from adstats.query.answers import ENTITY_KINDS, StatsAnswers
@@ -94,6 +95,66 @@ ENTITY_TO_CAMPAIGN_METRIC = {
 }
 
 
+# -- what the run must never leak ---------------------------------------------------
+
+
+@dataclass
+class RunRecord:
+    """Every secret the test run hands out, and where its servers log.
+
+    conftest.py points log_folder at one session-wide folder, so that every
+    server's standard output and error land there, and checks at the end of
+    the session that none of the secrets below appears in any of them.
+    """
+
+    log_folder: Path | None = None
+    secrets: set[str] = field(default_factory=set)
+    _logs: int = 0
+
+    def remember(self, *secrets: str | None) -> None:
+        """Records secrets (API keys, ingestion and admin tokens); a short
+        value is not one (a server refuses an ingestion token under 16)."""
+        self.secrets.update(s for s in secrets if s is not None and len(s) >= 16)
+
+    def remember_printed(self, *texts: str) -> None:
+        """Records every API key secret printed in texts (`keys create`, `demo`)."""
+        for text in texts:
+            self.remember(*SECRET_PATTERN.findall(text))
+
+    def log_path_for(self, db: Path) -> Path | None:
+        """A fresh log file in the session folder, or None without one."""
+        if self.log_folder is None:
+            return None
+        self._logs += 1
+        return self.log_folder / f"{self._logs:04d}-{db.parent.name}-{db.name}.log"
+
+
+RUN = RunRecord()
+
+
+def masked(secret: str) -> str:
+    """Enough of a secret to tell which one it is in a failure message."""
+    return f"{secret[:10]}...({len(secret)} characters)"
+
+
+def leaks_in(text: str, secrets: Iterable[str]) -> list[str]:
+    """Which secrets, and which strings shaped like an API key, text holds."""
+    found = {masked(s) for s in secrets if s and s in text}
+    found.update(masked(s) for s in SECRET_PATTERN.findall(text))
+    return sorted(found)
+
+
+def log_leaks(folder: Path, secrets: Iterable[str]) -> dict[str, list[str]]:
+    """Log file name -> the leaks in it, for every log file of folder."""
+    wanted = list(secrets)
+    found = {}
+    for path in sorted(folder.iterdir()):
+        leaks = leaks_in(path.read_text(errors="replace"), wanted)
+        if leaks:
+            found[path.name] = leaks
+    return found
+
+
 # -- environment and processes ---------------------------------------------------
 
 
@@ -141,12 +202,14 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
-    return CliResult(
+    result = CliResult(
         tuple(args),
         done.returncode,
         done.stdout.decode("utf-8"),
         done.stderr.decode("utf-8"),
     )
+    RUN.remember_printed(result.stdout, result.stderr)
+    return result
 
 
 def run_cli_parallel(
@@ -171,6 +234,7 @@ def run_cli_parallel(
             results.append(
                 CliResult(tuple(args), process.returncode, out.decode(), err.decode())
             )
+            RUN.remember_printed(results[-1].stdout, results[-1].stderr)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -199,7 +263,10 @@ GENEROUS_RATES = {"ADSTATS_RATE_LIMIT": "100000", "ADSTATS_RATE_BURST": "100000"
 @dataclass
 class ServerProcess:
     """`adstats serve --db DB` on 127.0.0.1, a fresh free port at each start,
-    with env added to its environment (generous rate limits unless it says)."""
+    with env added to its environment (generous rate limits unless it says).
+
+    Its standard output and error go to log_path: by default a file of the
+    session's log folder (RUN), else DB.serve.log."""
 
     db: Path
     env: dict[str, str] = field(default_factory=dict)
@@ -218,7 +285,10 @@ class ServerProcess:
     def start(self) -> "ServerProcess":
         assert self.process is None, "already started"
         self.port = free_port()
+        if self.log_path is None:
+            self.log_path = RUN.log_path_for(self.db)
         log_path = self.log_path or Path(f"{self.db}.serve.log")
+        RUN.remember(self.env.get("ADSTATS_INGEST_TOKEN"))
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(
             [ADSTATS, "serve", "--db", str(self.db), "--host", HOST,
@@ -245,12 +315,19 @@ class ServerProcess:
                 )
             try:
                 if httpx.get(f"{self.base_url}/api", timeout=1.0).status_code == 200:
+                    self._remember_admin_token()
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
         self.kill()
         raise RuntimeError("adstats serve did not answer GET /api in time")
+
+    def _remember_admin_token(self) -> None:
+        """The token of the note the server leaves for commands is a secret too."""
+        note = read_note(str(self.db))
+        if note is not None:
+            RUN.remember(note.token)
 
     def stop(self) -> int:
         """Stops the server gracefully (SIGTERM), killing it if it hangs."""
@@ -442,6 +519,7 @@ def prepare_db(
             name: admin.create_key(account, name, None, None)[1]
             for account, name in keys
         }
+        RUN.remember(*secrets.values())
     finally:
         admin.close()
     return Prepared(secrets, reports)

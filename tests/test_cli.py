@@ -122,6 +122,7 @@ SUBCOMMANDS = [
     ("demo",),
     ("generate",),
 ]
+# SPEC section 8: every subcommand takes --db (generate reads a stored catalog).
 TAKES_DB = {
     ("catalog", "load"),
     ("ingest",),
@@ -130,6 +131,7 @@ TAKES_DB = {
     ("keys", "revoke"),
     ("serve",),
     ("demo",),
+    ("generate",),
 }
 
 

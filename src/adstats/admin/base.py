@@ -21,6 +21,10 @@ class CatalogSummary:
 class Admin(Protocol):
     def load_catalog(self, document: object) -> CatalogSummary: ...
 
+    def catalog_document(self) -> dict[str, Any]:
+        """The stored catalog, in the shape of a catalog file."""
+        ...
+
     def ingest(
         self, chunks: Iterable[Chunk], progress: Callable[[int], None]
     ) -> IngestReport: ...

@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from adstats.admin.base import CatalogSummary
-from adstats.domain.catalog import is_entity_id, merge_catalog
+from adstats.domain.catalog import catalog_document, is_entity_id, merge_catalog
 from adstats.errors import BadRequest, NotFound
 from adstats.ingest.pipeline import Ingestor
 from adstats.ingest.reader import Chunk
@@ -57,6 +57,9 @@ class LocalAdmin:
             self.store.save_catalog(changed)
         counts = Counter(_LIST_NAMES[type(item).__name__] for item in changed)
         return CatalogSummary({name: counts[name] for name in _LIST_NAMES.values()})
+
+    def catalog_document(self) -> dict[str, Any]:
+        return catalog_document(self.store.catalog_state().catalog)
 
     def ingest(
         self, chunks: Iterable[Chunk], progress: Callable[[int], None]

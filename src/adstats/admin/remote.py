@@ -48,6 +48,9 @@ class RemoteAdmin:
         answer = self._call("POST", "/_admin/catalog", json.dumps(document).encode())
         return CatalogSummary(dict(answer["changed"]))
 
+    def catalog_document(self) -> dict[str, Any]:
+        return dict(self._call("POST", "/_admin/catalog/document", b"{}"))
+
     def ingest(
         self, chunks: Iterable[Chunk], progress: Callable[[int], None]
     ) -> IngestReport:

@@ -7,8 +7,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adstats.errors import TooManyRequests, UserError
+from adstats.errors import StorageError, TooManyRequests, UserError
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +40,51 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, str(exc.detail))
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    # The path only: a query string may hold a key.
-    log.exception("internal error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal", "internal error; nothing was changed")
+async def _storage_error(_request: Request, exc: Exception) -> Response:
+    # The transaction was rolled back: nothing of the request was applied.
+    log.error("storage failure: %s", exc)
+    return error_response(
+        503, "storage_unavailable", f"{exc}; nothing was changed, retry later"
+    )
+
+
+class InternalErrors:
+    """Turns an unexpected exception into the JSON 500 and keeps the
+    connection usable. (Starlette's own catch-all re-raises after answering,
+    which makes the server drop the connection under the client.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            # The path only: a query string may hold a key.
+            log.exception(
+                "internal error on %s %s", scope.get("method"), scope.get("path")
+            )
+            if started:
+                raise
+            response = error_response(
+                500, "internal", "internal error; nothing was changed"
+            )
+            await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(UserError, _user_error)
+    app.add_exception_handler(StorageError, _storage_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(InternalErrors)

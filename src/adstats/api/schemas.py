@@ -117,5 +117,31 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "No key, unknown, revoked or expired key.",
     },
     404: {"model": ErrorBody, "description": "Unknown id, or another account's."},
-    429: {"model": ErrorBody, "description": "Over the key's request rate."},
+    429: {
+        "model": ErrorBody,
+        "description": "Over the key's request rate.",
+        "headers": {
+            "Retry-After": {
+                "description": "Whole seconds to wait before retrying.",
+                "required": True,
+                "schema": {"type": "integer"},
+            }
+        },
+    },
 }
+
+
+def rows_responses(row_model: Any) -> dict[int | str, dict[str, Any]]:
+    """The answers of a statistics route: its rows as JSON, or as CSV with
+    format=csv, and the errors."""
+    return {
+        200: {
+            "model": list[row_model],
+            "description": "The rows: JSON, or RFC 4180 CSV with format=csv.",
+            "content": {
+                "application/json": {},  # the rows model, filled in by FastAPI
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
+        **ERROR_RESPONSES,
+    }

@@ -3,12 +3,12 @@
 import sys
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
 
-from adstats.cli.common import reports_errors
+from adstats.cli.common import open_admin, reports_errors
 from adstats.errors import CatalogError, UserError
 from adstats.generate.demo_catalog import demo_catalog
 from adstats.generate.traffic import generate as generate_traffic
@@ -42,15 +42,23 @@ def generate(
             "--write-catalog", help="Also write the catalog used to this file."
         ),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Use the catalog stored in this database (when no --catalog).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write realistic event traffic as NDJSON: daily and weekly rhythm, funnel
     rates for display and video, retried duplicates and a few invalid lines."""
-    _generate(catalog, output, events, days, end, seed, write_catalog)
+    _generate(catalog or db, output, events, days, end, seed, write_catalog)
 
 
 @reports_errors
 def _generate(
-    catalog_file: Path | None,
+    catalog_file: Path | str | None,
     output: str,
     events: int,
     days: int,
@@ -58,7 +66,12 @@ def _generate(
     seed: int,
     write_catalog: Path | None,
 ) -> None:
-    document = demo_catalog() if catalog_file is None else _read(catalog_file)
+    if catalog_file is None:
+        document: dict[str, Any] = demo_catalog()
+    elif isinstance(catalog_file, Path):
+        document = _read(catalog_file)
+    else:
+        document = _stored_catalog(catalog_file)
     if write_catalog is not None:
         write_catalog.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     last = _day(end) if end else date.today() - timedelta(days=1)
@@ -83,6 +96,15 @@ def _day(text: str) -> date:
         raise UserError(
             f"--end must be a real day written YYYY-MM-DD, not {text!r}"
         ) from None
+
+
+def _stored_catalog(db: str) -> dict[str, Any]:
+    """The catalog a database holds, as a catalog document."""
+    admin = open_admin(db)
+    try:
+        return admin.catalog_document()
+    finally:
+        admin.close()
 
 
 def _read(path: Path) -> dict[str, object]:

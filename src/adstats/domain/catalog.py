@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from adstats.domain.billing import PRICING_MODELS, unit_cost_nanos
-from adstats.domain.money import is_currency, parse_amount
+from adstats.domain.money import format_nanos, is_currency, parse_amount
 from adstats.errors import CatalogError
 
 ID_PATTERN = re.compile(r"[0-9a-f]{24}")
@@ -184,11 +184,10 @@ def _campaign(item: _Item) -> Campaign:
 def _insertion(item: _Item) -> Insertion:
     item.check_fields({"id", "campaign_id", "name", "pricing_model", "price", "budget"})
     model = item.raw.get("pricing_model")
-    if model not in PRICING_MODELS:
+    if not isinstance(model, str) or model not in PRICING_MODELS:
         raise item.fail(
             f"pricing_model {model!r} is not one of {sorted(PRICING_MODELS)}"
         )
-    assert isinstance(model, str)
     price = item.amount("price", required=True)
     assert price is not None
     try:
@@ -336,3 +335,23 @@ def _check_references(catalog: Catalog, parsed: Mapping[str, list[Any]]) -> None
 
 def with_changes(entity: E, **changes: Any) -> E:
     return replace(entity, **changes)
+
+
+def catalog_document(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
+    """The catalog as a catalog file would hold it (decimals as strings)."""
+
+    def item(entity: Entity) -> dict[str, Any]:
+        fields_of = {f.name: getattr(entity, f.name) for f in fields(entity)}
+        out: dict[str, Any] = {}
+        for name, value in fields_of.items():
+            if name.endswith("_nanos"):
+                if value is not None:
+                    out[name.removesuffix("_nanos")] = format_nanos(value)
+            else:
+                out[name] = value
+        return out
+
+    return {
+        name: [item(entity) for entity in table.values()]
+        for name, table in catalog.lists().items()
+    }

@@ -41,11 +41,23 @@ _NAIVE = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
 # are spelled in the SQL: as parameters they would be compiled for every line.)
 _LENIENT_SQL = (
     r"regexp_matches(line, ',\s*[}\]]') "
-    "OR line ILIKE '%nan%' OR line ILIKE '%inf%'"
+    "OR line ILIKE '%nan%' OR line ILIKE '%inf%' "
+    # exponents that may take a number past a double's range
+    r"OR regexp_matches(line, '[eE][+-]?[0-9]{3}')"
 )
 _MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 
 _TYPE_LIST = ", ".join(EVENT_TYPES)
+_ECHO_LIMIT = 48
+
+
+def _shown(value: str) -> str:
+    """A value quoted back in a reason: short, and never anything that looks
+    like an API key (a producer may put one anywhere)."""
+    return f"""CASE WHEN {value} IS NULL THEN 'null'
+                    WHEN contains({value}, 'ads_') OR strlen({value}) > {_ECHO_LIMIT}
+                    THEN '(the value given)'
+                    ELSE to_json({value})::VARCHAR END"""
 
 
 def _id_rule(field: str, index: int) -> str:
@@ -93,37 +105,40 @@ judged AS (
         {_id_rule("id", 1)}
         WHEN t[2] IS NULL OR t[2] = 'NULL' THEN 'missing type'
         WHEN type_code IS NULL
-            THEN 'unknown type ' || coalesce(to_json(v[2])::VARCHAR, '')
+            THEN 'unknown type ' || {_shown("v[2]")}
                  || '; expected one of: {_TYPE_LIST}'
         WHEN t[3] IS NULL OR t[3] = 'NULL' THEN 'missing ts'
         WHEN ts IS NULL AND t[3] = 'VARCHAR' AND regexp_matches(v[3], '{_NAIVE}')
-            THEN 'ts ' || to_json(v[3])::VARCHAR || ' has no UTC offset; '
+            THEN 'ts ' || {_shown("v[3]")} || ' has no UTC offset; '
                  || 'add Z or an offset such as +02:00'
         WHEN ts IS NULL
-            THEN 'ts ' || left(coalesce(to_json(v[3])::VARCHAR, ''), 80) || ' is not an '
+            THEN 'ts ' || {_shown("v[3]")} || ' is not an '
                  || 'RFC 3339 time with offset nor integer milliseconds since the epoch'
         WHEN epoch_ms(ts) > $now_ms + {MAX_FUTURE_SECONDS * 1000}
-            THEN 'ts ' || left(v[3], 40) || ' is more than 5 minutes in the future'
+            THEN 'ts ' || {_shown("v[3]")} || ' is more than 5 minutes in the future'
         {_id_rule("impression_id", 4)}
         WHEN t[5] IS DISTINCT FROM 'VARCHAR' THEN 'missing campaign_id'
         WHEN named_campaign_key IS NULL
-            THEN 'unknown campaign_id ' || left(to_json(v[5])::VARCHAR, 80)
+            THEN 'unknown campaign_id ' || {_shown("v[5]")}
         WHEN t[6] IS DISTINCT FROM 'VARCHAR' THEN 'missing insertion_id'
         WHEN insertion_key IS NULL
-            THEN 'unknown insertion_id ' || left(to_json(v[6])::VARCHAR, 80)
+            THEN 'unknown insertion_id ' || {_shown("v[6]")}
         WHEN owner_campaign <> v[5]
             THEN 'insertion_id ' || v[6] || ' belongs to campaign ' || owner_campaign
                  || ', not ' || v[5]
         WHEN t[7] IS DISTINCT FROM 'VARCHAR' THEN 'missing creative_id'
         WHEN creative_key IS NULL
-            THEN 'unknown creative_id ' || left(to_json(v[7])::VARCHAR, 80)
+            THEN 'unknown creative_id ' || {_shown("v[7]")}
         WHEN creative_account_key <> account_key
             THEN 'creative_id ' || v[7] || ' belongs to another account than campaign '
                  || v[5]
         WHEN t[8] IS NOT NULL AND t[8] NOT IN ('NULL', 'VARCHAR')
             THEN 'content_id must be a string or absent'
         WHEN t[8] = 'VARCHAR' AND content_key IS NULL
-            THEN 'unknown content_id ' || left(to_json(v[8])::VARCHAR, 80)
+            THEN 'unknown content_id ' || {_shown("v[8]")}
+        WHEN year(timezone(timezone, ts)) NOT BETWEEN 1 AND 9999
+            THEN 'ts ' || {_shown("v[3]")} || ' falls outside the years 1 to 9999 '
+                 || 'in the account''s timezone'
       END AS reason
     FROM typed
 )

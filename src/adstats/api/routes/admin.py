@@ -61,6 +61,12 @@ async def load_catalog(request: Request) -> Response:
     return json_response({"changed": summary.changed})
 
 
+@router.post("/_admin/catalog/document")
+async def catalog_document(request: Request) -> Response:
+    _authorize(request)
+    return json_response(context(request).admin.catalog_document())
+
+
 @router.post("/_admin/ingest")
 async def ingest(request: Request) -> Response:
     _authorize(request)
@@ -77,12 +83,16 @@ async def create_key(request: Request) -> Response:
     body = await _json_body(request)
     ctx = context(request)
     expires = body.get("expires_in_days")
+    if expires is not None and (
+        not isinstance(expires, int) or isinstance(expires, bool)
+    ):
+        raise BadRequest("--expires-in-days must be a whole number of days")
     fields, secret = await run_in_threadpool(
         ctx.admin.create_key,
         str(body.get("account_id", "")),
         str(body.get("name", "")),
         None if body.get("description") is None else str(body["description"]),
-        None if expires is None else int(str(expires)),
+        expires,
     )
     ctx.keys.refresh()
     return json_response({"key": fields, "secret": secret})

@@ -19,17 +19,17 @@ from adstats.api.routes.common import (
     context,
     stats_query,
 )
-from adstats.api.schemas import ERROR_RESPONSES, CampaignRow
+from adstats.api.schemas import CampaignRow, rows_responses
 from adstats.query.answers import campaign_header
 from adstats.query.params import CAMPAIGN_BREAKDOWNS, RANGE_PARAMS
 
 router = APIRouter(tags=["campaign statistics"])
 _ALLOWED = RANGE_PARAMS + CAMPAIGN_BREAKDOWNS
-_RESPONSES = {200: {"model": list[CampaignRow]}, **ERROR_RESPONSES}
+_RESPONSES = rows_responses(CampaignRow)
 
 
 @router.get("/api/campaigns", responses=_RESPONSES, response_class=Response)
-def list_campaigns(
+async def list_campaigns(
     request: Request,
     api_key: ApiKey = None,
     date_from: DateFrom = None,
@@ -42,13 +42,13 @@ def list_campaigns(
 ) -> Response:
     """Statistics of every campaign of the key's account with counted events in
     the range; each campaign has exactly the rows its own request would give."""
-    return _answer(request, None)
+    return await _answer(request, None)
 
 
 @router.get(
     "/api/campaigns/{campaign_id}", responses=_RESPONSES, response_class=Response
 )
-def one_campaign(
+async def one_campaign(
     request: Request,
     campaign_id: str,
     api_key: ApiKey = None,
@@ -63,10 +63,10 @@ def one_campaign(
     """Statistics of one campaign: one row without breakdowns (zeros when
     idle), one per day with by_day alone, one per combination with data for
     the other breakdowns."""
-    return _answer(request, checked_id(campaign_id, "campaign_id"))
+    return await _answer(request, checked_id(campaign_id, "campaign_id"))
 
 
-def _answer(request: Request, campaign_id: str | None) -> Response:
+async def _answer(request: Request, campaign_id: str | None) -> Response:
     account = authorized_account(request)
     query = stats_query(request, account, _ALLOWED)
     answers = context(request).answers
@@ -77,4 +77,4 @@ def _answer(request: Request, campaign_id: str | None) -> Response:
         rows = answers.campaign_rows(account, campaign_id, query)
         return rows_response(rows, query.format, campaign_header(query), filename)
 
-    return cached_answer(request, account, query, answer)
+    return await cached_answer(request, account, query, answer)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from adstats.api.context import ApiContext
@@ -80,19 +81,22 @@ def stats_query(
     )
 
 
-def cached_answer(
+async def cached_answer(
     request: Request,
     account: Account,
     query: StatsQuery,
     answer: Callable[[], Response],
 ) -> Response:
-    """The answer for this question on the current data, computed once."""
+    """The answer for this question on the current data, computed once.
+
+    A kept answer is served from the event loop; computing one (database
+    work) runs in a worker thread."""
     ctx = context(request)
     key = (account.id, request.url.path, query, ctx.store.data_version())
     kept = ctx.cache.get(key)
     if kept is not None:
         return kept
-    fresh = timed(request, answer)
+    fresh = await run_in_threadpool(timed, request, answer)
     ctx.cache.put(key, fresh)
     return fresh
 

@@ -16,14 +16,14 @@ from adstats.api.routes.common import (
     context,
     stats_query,
 )
-from adstats.api.schemas import ERROR_RESPONSES, entity_row_model
+from adstats.api.schemas import entity_row_model, rows_responses
 from adstats.query.answers import ENTITY_KINDS, entity_header
 from adstats.query.params import RANGE_PARAMS
 
 router = APIRouter(tags=["entity statistics"])
 
 
-def _answer(request: Request, kind: str, entity_id: str | None) -> Response:
+async def _answer(request: Request, kind: str, entity_id: str | None) -> Response:
     account = authorized_account(request)
     if entity_id is not None:
         checked_id(entity_id, f"{kind[:-1]}_id")
@@ -37,15 +37,14 @@ def _answer(request: Request, kind: str, entity_id: str | None) -> Response:
         rows = answers.entity_rows(account, kind, entity_id, query)
         return rows_response(rows, query.format, header, filename)
 
-    return cached_answer(request, account, query, answer)
+    return await cached_answer(request, account, query, answer)
 
 
 def _register(kind: str) -> None:
-    model = entity_row_model(kind)
-    responses = {200: {"model": list[model]}, **ERROR_RESPONSES}  # type: ignore[valid-type]
+    responses = rows_responses(entity_row_model(kind))
     singular = kind[:-1]
 
-    def list_entities(
+    async def list_entities(
         request: Request,
         api_key: ApiKey = None,
         date_from: DateFrom = None,
@@ -53,9 +52,9 @@ def _register(kind: str) -> None:
         by_day: ByDay = None,
         format: Format = None,
     ) -> Response:
-        return _answer(request, kind, None)
+        return await _answer(request, kind, None)
 
-    def one_entity(
+    async def one_entity(
         request: Request,
         entity_id: str,
         api_key: ApiKey = None,
@@ -64,7 +63,7 @@ def _register(kind: str) -> None:
         by_day: ByDay = None,
         format: Format = None,
     ) -> Response:
-        return _answer(request, kind, entity_id)
+        return await _answer(request, kind, entity_id)
 
     restricted = (
         " restricted to the key's account's campaigns" if kind == "contents" else ""

@@ -142,10 +142,15 @@ class DuckDBStore(Store):
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
-            except BaseException:
+            except BaseException as exc:
                 con.execute("ROLLBACK")
+                if isinstance(exc, duckdb.Error):
+                    raise StorageError(_storage_message(exc)) from exc
                 raise
-            con.execute("COMMIT")
+            try:
+                con.execute("COMMIT")
+            except duckdb.Error as exc:  # DuckDB rolls a failed commit back itself
+                raise StorageError(_storage_message(exc)) from exc
             # After the commit: a reader that sees the new number sees the data.
             self._data_version += 1
 
@@ -217,8 +222,16 @@ class DuckDBStore(Store):
             report, appended = writer.apply_events(con, events, state)
         self._appended_rows += appended
         if self._appended_rows > max(COMPACT_MIN_ROWS, self._merged_rows // 5):
-            self.compact()
+            self._compact_quietly()
         return report
+
+    def _compact_quietly(self) -> None:
+        """Compaction is upkeep: the batch is committed whatever happens here,
+        so a failure is logged for the operator, never reported as the batch's."""
+        try:
+            self.compact()
+        except StorageError as exc:
+            log.warning("rollup compaction failed, will retry later: %s", exc)
 
     # -- statistics -------------------------------------------------------------
 
@@ -326,6 +339,13 @@ class DuckDBStore(Store):
     def close(self) -> None:
         with self._write_lock:
             self._con.close()
+
+
+def _storage_message(exc: duckdb.Error) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "too large" in text.lower() or "no space" in text.lower():
+        return f"the database cannot grow (disk full or file size limit): {text}"
+    return f"the database failed: {text}"
 
 
 def _rank_ids(con: duckdb.DuckDBPyConnection) -> None:
