@@ -67,10 +67,6 @@ def _csv_stream(batches: Iterable[list[Row]], header: Sequence[str]) -> Iterator
         with_header = False
 
 
-def csv_text(rows: Sequence[Row], header: Sequence[str]) -> str:
-    return _csv_text([list(rows)], header, with_header=True)
-
-
 def _csv_text(
     batches: Iterable[list[Row]], header: Sequence[str], *, with_header: bool
 ) -> str:

@@ -7,7 +7,7 @@ within the budget, so a later, cheaper event may still be billed when a dearer
 one no longer fits: spent never exceeds a budget and nothing is over-charged.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adstats.domain.events import TYPE_CODES
@@ -49,10 +49,6 @@ class Budget:
     def spend(self, cost: int) -> None:
         if self.remaining is not None:
             self.remaining -= cost
-
-
-def total_fits(budget: Budget, costs: Iterable[int]) -> bool:
-    return budget.remaining is None or sum(costs) <= budget.remaining
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ and refused whole, naming the item, at the first broken rule.
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass, fields
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from adstats.domain.billing import PRICING_MODELS, unit_cost_nanos
@@ -72,7 +72,6 @@ class Creative:
 
 
 Entity = Account | Advertiser | Campaign | Insertion | Content | Creative
-E = TypeVar("E", Account, Advertiser, Campaign, Insertion, Content, Creative)
 
 # Relations that cannot change once loaded: statistics already stored under the
 # old parent or day boundaries would silently stop adding up.
@@ -331,10 +330,6 @@ def _check_references(catalog: Catalog, parsed: Mapping[str, list[Any]]) -> None
     for index, cre in enumerate(parsed["creatives"]):
         need(f"creatives[{index}] (id {cre.id})", "account_id", cre.account_id,
              catalog.accounts)  # fmt: skip
-
-
-def with_changes(entity: E, **changes: Any) -> E:
-    return replace(entity, **changes)
 
 
 def catalog_document(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
