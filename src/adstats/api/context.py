@@ -2,7 +2,6 @@
 
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -70,7 +69,6 @@ class ApiContext:
     limiter: RateLimiter
     cache: AnswerCache = field(default_factory=AnswerCache)
     note: ServerNote | None = None
-    started: float = field(default_factory=time.monotonic)
     _closed: bool = False
 
     @property

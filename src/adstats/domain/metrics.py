@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from adstats.domain.events import TYPE_CODES
-from adstats.domain.money import minor_units
+from adstats.domain.money import in_minor_units, minor_units
 
 CAMPAIGN_METRICS: tuple[str, ...] = (
     "impressions",
@@ -99,8 +99,7 @@ def spent_number(nanos: int, currency: str) -> int | float:
     minor unit, else the amount rounded half-up to it (its float spells the
     same digits)."""
     places = minor_units(currency)
-    step = 10 ** (9 - places)
-    minor = (nanos * 2 + step) // (2 * step)
+    minor = in_minor_units(nanos, currency)
     return minor if places == 0 else float(minor / 10**places)
 
 

@@ -6,7 +6,7 @@ They are rounded half-up to the currency's minor unit only when shown.
 """
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 NANOS_PER_UNIT = 10**9
 _PLAIN_DECIMAL = re.compile(r"[0-9]{1,21}(\.[0-9]+)?")
@@ -60,16 +60,14 @@ def parse_amount(text: str, *, max_decimals: int = 9) -> int:
     assert isinstance(exponent, int)
     if -exponent > max_decimals:
         raise ValueError(f"{text!r} has more than {max_decimals} decimal places")
-    nanos = value * NANOS_PER_UNIT
-    if nanos > 10**30:
-        raise ValueError(f"{text!r} is too large")
-    return int(nanos)
+    return int(value * NANOS_PER_UNIT)
 
 
-def shown(nanos: int, currency: str) -> Decimal:
-    """The amount rounded half-up to the currency's minor unit."""
-    quantum = Decimal(1).scaleb(-minor_units(currency))
-    return (Decimal(nanos) / NANOS_PER_UNIT).quantize(quantum, rounding=ROUND_HALF_UP)
+def in_minor_units(nanos: int, currency: str) -> int:
+    """The amount rounded half-up to the currency's minor unit, counted in
+    that unit (cents for EUR, yen for JPY): exact integer arithmetic."""
+    step = int(10 ** (9 - minor_units(currency)))
+    return (nanos * 2 + step) // (2 * step)
 
 
 def format_nanos(nanos: int) -> str:

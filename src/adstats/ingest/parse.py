@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from adstats.domain.events import EVENT_TYPES, MAX_FUTURE_SECONDS, MAX_ID_LENGTH
 from adstats.ingest.reader import MAX_LINE_BYTES, Chunk
 from adstats.ingest.report import Rejection
+from adstats.keys.secrets import SECRET_PREFIX
 from adstats.storage.base import CatalogState
 
 FIELDS = (
@@ -55,7 +56,8 @@ def _shown(value: str) -> str:
     """A value quoted back in a reason: short, and never anything that looks
     like an API key (a producer may put one anywhere)."""
     return f"""CASE WHEN {value} IS NULL THEN 'null'
-                    WHEN contains({value}, 'ads_') OR strlen({value}) > {_ECHO_LIMIT}
+                    WHEN contains({value}, '{SECRET_PREFIX}')
+                         OR strlen({value}) > {_ECHO_LIMIT}
                     THEN '(the value given)'
                     ELSE to_json({value})::VARCHAR END"""
 

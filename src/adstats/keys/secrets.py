@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from adstats.errors import Unauthorized
 from adstats.storage.base import ApiKeyRecord
 
-_SECRET = re.compile(r"ads_([0-9a-f]{24})_[A-Za-z0-9_-]{43}")
+SECRET_PREFIX = "ads_"
+_SECRET = re.compile(SECRET_PREFIX + r"([0-9a-f]{24})_[A-Za-z0-9_-]{43}")
 
 
 def now() -> datetime:
@@ -28,7 +29,7 @@ def new_key(
 ) -> tuple[ApiKeyRecord, str]:
     """A new key record and its secret."""
     key_id = secrets.token_hex(12)
-    secret = f"ads_{key_id}_{secrets.token_urlsafe(32)}"
+    secret = f"{SECRET_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     record = ApiKeyRecord(
         key_id=key_id,
         account_id=account_id,

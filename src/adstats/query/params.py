@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from adstats.errors import BadRequest
+from adstats.keys.secrets import SECRET_PREFIX
 
 MAX_RANGE_DAYS = 3660
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -37,7 +38,7 @@ def echo(value: str) -> str:
     Keys belong in api_key or a header, but a client may put one anywhere;
     an error must not repeat it.
     """
-    if "ads_" in value or len(value) > _ECHO_LIMIT:
+    if SECRET_PREFIX in value or len(value) > _ECHO_LIMIT:
         return "the value given"
     return repr(value)
 

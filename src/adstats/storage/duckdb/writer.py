@@ -43,12 +43,13 @@ def apply_events(
     con: duckdb.DuckDBPyConnection, events: pa.Table, state: CatalogState
 ) -> tuple[IngestReport, int]:
     """The batch's report, and how many rollup rows it appended."""
+    pricings = _pricings(state)
     con.register("batch_arrow", events)
-    _register_pricing(con, state)
+    _register_pricing(con, pricings)
 
     accepted = _keep_new_events(con)
     _keep_counted_events(con)
-    _mark_billable(con, _pricings(state))
+    _mark_billable(con, pricings)
     appended = _append_rollups(con)
 
     con.unregister("batch_arrow")
@@ -114,8 +115,9 @@ def _pricings(state: CatalogState) -> list[_Pricing]:
     ]
 
 
-def _register_pricing(con: duckdb.DuckDBPyConnection, state: CatalogState) -> None:
-    pricings = _pricings(state)
+def _register_pricing(
+    con: duckdb.DuckDBPyConnection, pricings: Sequence[_Pricing]
+) -> None:
     table = pa.table(
         {
             "insertion_key": pa.array([p.insertion_key for p in pricings], pa.int32()),
