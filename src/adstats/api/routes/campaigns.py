@@ -1,18 +1,13 @@
 """GET /api/campaigns and /api/campaigns/{campaign_id}."""
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from adstats.api.encoding import rows_response
 from adstats.api.routes.common import (
-    ApiKey,
-    ByContent,
-    ByCreative,
-    ByDay,
-    ByInsertion,
-    DateFrom,
-    DateTo,
-    Format,
+    CampaignParameters,
     authorized_account,
     cached_answer,
     checked_id,
@@ -26,20 +21,11 @@ from adstats.query.params import CAMPAIGN_BREAKDOWNS, RANGE_PARAMS
 router = APIRouter(tags=["campaign statistics"])
 _ALLOWED = RANGE_PARAMS + CAMPAIGN_BREAKDOWNS
 _RESPONSES = rows_responses(CampaignRow)
+_Parameters = Annotated[CampaignParameters, Depends()]
 
 
 @router.get("/api/campaigns", responses=_RESPONSES, response_class=Response)
-async def list_campaigns(
-    request: Request,
-    api_key: ApiKey = None,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
-    by_day: ByDay = None,
-    by_insertion: ByInsertion = None,
-    by_content: ByContent = None,
-    by_creative: ByCreative = None,
-    format: Format = None,
-) -> Response:
+async def list_campaigns(request: Request, _parameters: _Parameters) -> Response:
     """Statistics of every campaign of the key's account with counted events in
     the range; each campaign has exactly the rows its own request would give."""
     return await _answer(request, None)
@@ -49,16 +35,7 @@ async def list_campaigns(
     "/api/campaigns/{campaign_id}", responses=_RESPONSES, response_class=Response
 )
 async def one_campaign(
-    request: Request,
-    campaign_id: str,
-    api_key: ApiKey = None,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
-    by_day: ByDay = None,
-    by_insertion: ByInsertion = None,
-    by_content: ByContent = None,
-    by_creative: ByCreative = None,
-    format: Format = None,
+    request: Request, campaign_id: str, _parameters: _Parameters
 ) -> Response:
     """Statistics of one campaign: one row without breakdowns (zeros when
     idle), one per day with by_day alone, one per combination with data for

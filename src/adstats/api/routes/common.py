@@ -3,6 +3,7 @@
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Query, Request
@@ -44,6 +45,32 @@ ByCreative = Annotated[
     str | None, Query(description="true/false/1/0: one row per creative.")
 ]
 Format = Annotated[str | None, Query(description="json (default) or csv.")]
+
+
+@dataclass
+class _RangeParameters:
+    """The query parameters of the statistics routes, declared once for the
+    OpenAPI document, in the order the reference API lists them. The routes
+    read them from the request themselves (query.params), so that every
+    mistake gets the one error shape."""
+
+    api_key: ApiKey = None
+    date_from: DateFrom = None
+    date_to: DateTo = None
+    by_day: ByDay = None
+
+
+@dataclass
+class EntityParameters(_RangeParameters):
+    format: Format = None
+
+
+@dataclass
+class CampaignParameters(_RangeParameters):
+    by_insertion: ByInsertion = None
+    by_content: ByContent = None
+    by_creative: ByCreative = None
+    format: Format = None
 
 
 def context(request: Request) -> ApiContext:

@@ -1,15 +1,13 @@
 """GET /api/stats/{campaigns,insertions,contents}[/{id}]: the entity family."""
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from adstats.api.encoding import rows_response
 from adstats.api.routes.common import (
-    ApiKey,
-    ByDay,
-    DateFrom,
-    DateTo,
-    Format,
+    EntityParameters,
     authorized_account,
     cached_answer,
     checked_id,
@@ -21,6 +19,7 @@ from adstats.query.answers import ENTITY_KINDS, entity_header
 from adstats.query.params import RANGE_PARAMS
 
 router = APIRouter(tags=["entity statistics"])
+_Parameters = Annotated[EntityParameters, Depends()]
 
 
 async def _answer(request: Request, kind: str, entity_id: str | None) -> Response:
@@ -44,24 +43,11 @@ def _register(kind: str) -> None:
     responses = rows_responses(entity_row_model(kind))
     singular = kind[:-1]
 
-    async def list_entities(
-        request: Request,
-        api_key: ApiKey = None,
-        date_from: DateFrom = None,
-        date_to: DateTo = None,
-        by_day: ByDay = None,
-        format: Format = None,
-    ) -> Response:
+    async def list_entities(request: Request, _parameters: _Parameters) -> Response:
         return await _answer(request, kind, None)
 
     async def one_entity(
-        request: Request,
-        entity_id: str,
-        api_key: ApiKey = None,
-        date_from: DateFrom = None,
-        date_to: DateTo = None,
-        by_day: ByDay = None,
-        format: Format = None,
+        request: Request, entity_id: str, _parameters: _Parameters
     ) -> Response:
         return await _answer(request, kind, entity_id)
 
