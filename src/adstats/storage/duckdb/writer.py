@@ -60,6 +60,9 @@ def apply_events(
 
 
 def _keep_new_events(con: duckdb.DuckDBPyConnection) -> int:
+    # Stored keys are only probed, by an anti join, so DuckDB builds its hash
+    # table from the batch; `NOT IN (SELECT h ...)` would build it from every
+    # key ever stored: seconds and gigabytes at 100 million events.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE batch_new AS
            SELECT *, md5_number(impression_id || chr(0) || type_code::VARCHAR) AS ih
@@ -67,7 +70,7 @@ def _keep_new_events(con: duckdb.DuckDBPyConnection) -> int:
                SELECT *, md5_number(event_id) AS eh FROM batch_arrow
                QUALIFY row_number() OVER (PARTITION BY eh ORDER BY line_no) = 1
            )
-           WHERE eh NOT IN (SELECT h FROM event_keys)"""
+           ANTI JOIN event_keys ON eh = event_keys.h"""
     )
     con.execute("INSERT INTO event_keys SELECT eh FROM batch_new")
     return int(scalar(con, "SELECT count(*) FROM batch_new"))
@@ -85,7 +88,7 @@ def _keep_counted_events(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE batch_once_new AS
            SELECT line_no, ih FROM batch_once
-           WHERE ih NOT IN (SELECT h FROM impression_keys)"""
+           ANTI JOIN impression_keys ON ih = impression_keys.h"""
     )
     con.execute("INSERT INTO impression_keys SELECT ih FROM batch_once_new")
     con.execute(
