@@ -56,8 +56,7 @@ class RemoteAdmin:
     ) -> IngestReport:
         total = IngestReport()
         for chunk in chunks:
-            body = chunk.text.encode("utf-8")
-            answer = self._call("POST", "/_admin/ingest", body)
+            answer = self._call("POST", "/_admin/ingest", chunk.data)
             report = IngestReport.from_json(answer, line_offset=chunk.first_line - 1)
             report.rejected = sorted(
                 chunk.rejections + report.rejected, key=lambda r: r.line

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,17 +38,19 @@ _RFC3339 = (
     r"([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
 )
 _NAIVE = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
-# DuckDB's JSON reader also takes trailing commas and NaN/Infinity in any case;
-# lines that might use them are checked again by a strict parser. (Patterns
-# are spelled in the SQL: as parameters they would be compiled for every line.)
+# DuckDB's JSON reader also takes trailing commas, NaN/Infinity in any case and
+# numbers past a double's range; lines that might hold one are checked again by
+# a strict parser. One pattern, so each line is scanned once; an exponent only
+# counts after a number's start, since ids full of hex digits are common. (The
+# pattern is spelled in the SQL: as a parameter it would be compiled per line.)
 _LENIENT_SQL = (
-    r"regexp_matches(line, ',\s*[}\]]') "
-    "OR line ILIKE '%nan%' OR line ILIKE '%inf%' "
-    # exponents that may take a number past a double's range
-    r"OR regexp_matches(line, '[eE][+-]?[0-9]{3}')"
+    r"regexp_matches(line, ',\s*[}\]]|[nN][aA][nN]|[iI][nN][fF]"
+    r"|[:\[,]\s*-?[0-9.]+[eE][+-]?[0-9]{3}')"
 )
 _MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 
+_NEWLINE = ord("\n")
+_SCAN_BATCH_LINES = 32_768
 _TYPE_LIST = ", ".join(EVENT_TYPES)
 _ECHO_LIMIT = 48
 
@@ -77,7 +80,8 @@ WITH fields AS (
            json_type(line) AS root,
            json_type(line, {list(f"$.{f}" for f in FIELDS)}) AS t,
            json_extract_string(line, {list(f"$.{f}" for f in FIELDS)}) AS v
-    FROM ok_lines
+    FROM lines
+    WHERE size BETWEEN 1 AND $max AND NOT list_contains($dropped::BIGINT[], line_no)
 ),
 typed AS (
     SELECT f.*,
@@ -170,6 +174,8 @@ class EventParser:
         self._con.execute("SET TimeZone = 'UTC'")
         self._catalog_version = -1
         self._lock = threading.Lock()
+        self._lines = pa.table({})
+        self._dropped: list[int] = []
 
     def parse(self, chunk: Chunk, state: CatalogState, now_ms: int) -> ParsedBatch:
         with self._lock:
@@ -191,26 +197,44 @@ class EventParser:
         return ParsedBatch(good.drop_columns(["reason"]), rejections)
 
     def _split_lines(self, chunk: Chunk) -> None:
-        # Splitting in DuckDB keeps the per-line work out of Python.
-        blob = pa.table({"text": pa.array([chunk.text], pa.large_string())})
-        self._con.register("blob", blob)
-        self._con.execute(
-            """CREATE OR REPLACE TEMP TABLE lines AS
-               SELECT generate_subscripts(parts, 1) + $first - 1 AS line_no,
-                      unnest(parts) AS line
-               FROM (SELECT string_split(text, chr(10)) AS parts FROM blob)""",
-            {"first": chunk.first_line},
+        """Registers the chunk's lines as the view `lines` (line_no, line,
+        size). The strings are slices of the chunk's own bytes: nothing is
+        copied, whatever the size of the chunk."""
+        data = np.frombuffer(chunk.data, dtype=np.uint8)
+        newlines = np.flatnonzero(data == _NEWLINE)
+        starts = np.concatenate(([0], newlines + 1))
+        if starts[-1] == len(data):
+            starts = starts[:-1]  # no line after the last newline
+        ends = np.concatenate((newlines, [len(data)]))[: len(starts)]
+        # Each line keeps its newline, which JSON reads as whitespace; sizes
+        # leave it out.
+        offsets = np.concatenate((starts, [len(data)])).astype(np.int64)
+        lines = pa.LargeStringArray.from_buffers(
+            len(starts), pa.py_buffer(offsets), pa.py_buffer(chunk.data)
         )
-        self._con.unregister("blob")
+        first = chunk.first_line
+        table = pa.table(
+            {
+                "line_no": pa.array(np.arange(first, first + len(starts))),
+                "line": lines,
+                "size": pa.array(ends - starts),
+            }
+        )
+        # DuckDB scans an Arrow table one batch per thread.
+        batches = table.to_batches(max_chunksize=_SCAN_BATCH_LINES)
+        self._lines = pa.Table.from_batches(batches, table.schema)
+        self._con.register("lines", self._lines)
 
     def _long_lines(self) -> list[Rejection]:
-        rows = self._con.execute(
-            "SELECT line_no, strlen(line) FROM lines WHERE strlen(line) > $max",
-            {"max": MAX_LINE_BYTES},
-        ).fetchall()
+        sizes = self._lines["size"].to_numpy()
+        numbers = self._lines["line_no"].to_numpy()
+        long = np.flatnonzero(sizes > MAX_LINE_BYTES)
         return [
-            Rejection(n, f"line is {size} bytes long; the limit is {MAX_LINE_BYTES}")
-            for n, size in rows
+            Rejection(
+                int(numbers[i]),
+                f"line is {sizes[i]} bytes long; the limit is {MAX_LINE_BYTES}",
+            )
+            for i in long
         ]
 
     def _strict_json_rejections(self) -> list[Rejection]:
@@ -223,29 +247,26 @@ class EventParser:
         dropped = []
         suspects = self._con.execute(
             f"""SELECT line_no, line FROM lines
-                WHERE strlen(line) BETWEEN 1 AND $max
+                WHERE size BETWEEN 1 AND $max
                   AND (NOT json_valid(line) OR {_LENIENT_SQL})""",
             {"max": MAX_LINE_BYTES},
         ).fetchall()
         for line_no, line in suspects:
-            if not line.strip(" \t\r"):
+            if not line.strip(" \t\r\n"):
                 dropped.append(line_no)
                 continue
             reason = _json_error(line)
             if reason:
                 dropped.append(line_no)
                 rejections.append(Rejection(line_no, reason))
-        self._con.execute(
-            """CREATE OR REPLACE TEMP TABLE ok_lines AS
-               SELECT line_no, line FROM lines
-               WHERE strlen(line) BETWEEN 1 AND $max
-                 AND line_no NOT IN (SELECT unnest($dropped::BIGINT[]))""",
-            {"max": MAX_LINE_BYTES, "dropped": dropped},
-        )
+        self._dropped = dropped
         return rejections
 
     def _check(self, now_ms: int) -> pa.Table:
-        return self._con.sql(_CHECK_SQL, params={"now_ms": now_ms}).to_arrow_table()
+        params = {"now_ms": now_ms, "max": MAX_LINE_BYTES, "dropped": self._dropped}
+        table = self._con.sql(_CHECK_SQL, params=params).to_arrow_table()
+        self._con.unregister("lines")
+        return table
 
     def _load_catalog(self, state: CatalogState) -> None:
         if state.version == self._catalog_version:
