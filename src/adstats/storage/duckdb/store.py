@@ -7,6 +7,7 @@ seeing the last committed state.
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -31,6 +32,7 @@ from adstats.ingest.report import IngestReport
 from adstats.storage.base import ApiKeyRecord, CatalogState, StatsRequest, Store
 from adstats.storage.duckdb import reader, writer
 from adstats.storage.duckdb.schema import MEASURES, SCHEMA_VERSION, STATEMENTS, scalar
+from adstats.storage.duckdb.seen import Hashes, KeyFilter
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,19 @@ def open_duckdb(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnect
                 f"the database {path} is in use by another process"
             ) from exc
         raise StorageError(f"cannot open the database {path}: {exc}") from exc
+
+
+def _halves(
+    con: duckdb.DuckDBPyConnection, table: str
+) -> Iterator[tuple[Hashes, Hashes]]:
+    """The stored 128-bit hashes of a key table, as high and low halves, a
+    million at a time."""
+    reader = con.sql(
+        f"""SELECT (h >> 64)::UBIGINT AS high, (h & {(1 << 64) - 1})::UBIGINT AS low
+            FROM {table}"""
+    ).to_arrow_reader(1_000_000)
+    for batch in reader:
+        yield batch["high"].to_numpy(), batch["low"].to_numpy()
 
 
 def is_duckdb_file(path: Path) -> bool:
@@ -109,6 +124,7 @@ class DuckDBStore(Store):
         self._state = self._load_catalog_state()
         self._appended_rows = 0
         self._merged_rows = self._count("daily")
+        self._key_filters: dict[str, KeyFilter] = {}
 
     # -- plumbing -------------------------------------------------------------
 
@@ -219,11 +235,33 @@ class DuckDBStore(Store):
         with self._transaction() as con:
             if state.version != self._state.version:
                 raise StaleCatalog("the catalog changed while the batch was checked")
-            report, appended = writer.apply_events(con, events, state)
+            seen = writer.SeenKeys(
+                self._key_filter(con, "event_keys"),
+                self._key_filter(con, "impression_keys"),
+            )
+            report, appended = writer.apply_events(con, events, state, seen)
         self._appended_rows += appended
         if self._appended_rows > max(COMPACT_MIN_ROWS, self._merged_rows // 5):
             self._compact_quietly()
         return report
+
+    def _key_filter(self, con: duckdb.DuckDBPyConnection, table: str) -> KeyFilter:
+        """The filter over a table of stored keys, made on first use (about a
+        second per 30 million keys) and made again bigger when full."""
+        kept = self._key_filters.get(table)
+        if kept is None or kept.full:
+            started = time.monotonic()
+            stored = int(scalar(con, f"SELECT count(*) FROM {table}"))
+            kept = KeyFilter.of(stored, _halves(con, table))
+            self._key_filters[table] = kept
+            log.info(
+                "key filter for %s: %d keys, %d MiB, made in %.1f s",
+                table,
+                kept.count,
+                kept.size_bytes >> 20,
+                time.monotonic() - started,
+            )
+        return kept
 
     def _compact_quietly(self) -> None:
         """Compaction is upkeep: the batch is committed whatever happens here,
