@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from adstats.storage.duckdb.seen import KeyFilter
 from adstats.storage.duckdb.store import DuckDBStore
+from adstats.storage.duckdb.writer import _first_of_each
 from support.world import C1, World, counters, event, standard_catalog
 
 U64 = st.integers(min_value=0, max_value=2**64 - 1)
@@ -125,3 +126,26 @@ def test_a_full_filter_is_made_again_bigger(tmp_path: Path) -> None:
     assert rebuilt.count == 15  # the stored keys, counted again from the table
     assert (report.accepted, report.duplicates) == (5, 5)
     world.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), min_size=1, max_size=120),
+    st.randoms(use_true_random=False),
+)
+def test_the_first_line_of_each_hash_is_kept(
+    keys: list[tuple[int, int]], rnd: Any
+) -> None:
+    """Few distinct halves, so that equal high halves with different low
+    halves, and repeats, are common; lines come in any order."""
+    lines = list(range(10, 10 + len(keys)))
+    rnd.shuffle(lines)
+    first_line: dict[tuple[int, int], int] = {}
+    for line, key in zip(lines, keys, strict=True):
+        first_line[key] = min(line, first_line.get(key, line))
+    expected = [first_line[key] == line for line, key in zip(lines, keys, strict=True)]
+
+    high, low = halves(keys)
+    kept = _first_of_each(np.array(lines, np.int64), high, low)
+
+    assert kept.tolist() == expected

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from adstats.domain.billing import (
@@ -28,7 +29,7 @@ from adstats.domain.events import ONCE_PER_IMPRESSION_CODES
 from adstats.ingest.report import IngestReport
 from adstats.storage.base import CatalogState
 from adstats.storage.duckdb.schema import COUNTER_COLUMNS, scalar
-from adstats.storage.duckdb.seen import KeyFilter
+from adstats.storage.duckdb.seen import Hashes, KeyFilter
 
 _LOW_64 = (1 << 64) - 1
 
@@ -75,16 +76,22 @@ def apply_events(
 
 
 def _keep_new_events(con: duckdb.DuckDBPyConnection, seen: SeenKeys) -> int:
+    # Ids are hashed once; after this, no step reads a string.
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE batch_first AS
-           SELECT *, md5_number(event_id) AS eh FROM batch_arrow
-           QUALIFY row_number() OVER (PARTITION BY eh ORDER BY line_no) = 1"""
+        """CREATE OR REPLACE TEMP TABLE batch_hashed AS
+           SELECT line_no, type_code, day, campaign_key, insertion_key,
+                  content_key, creative_key,
+                  md5_number(event_id) AS eh,
+                  md5_number(impression_id || chr(0) || type_code::VARCHAR) AS ih
+           FROM batch_arrow"""
     )
-    _keep_unstored(con, "batch_first", "eh", "event_keys", seen.events)
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE batch_new AS
-           SELECT *, md5_number(impression_id || chr(0) || type_code::VARCHAR) AS ih
-           FROM batch_first_unstored"""
+    _keep_first_unstored(
+        con,
+        "batch_hashed",
+        "eh",
+        into="batch_new",
+        stored="event_keys",
+        seen=seen.events,
     )
     return int(scalar(con, "SELECT count(*) FROM batch_new"))
 
@@ -93,12 +100,17 @@ def _keep_counted_events(con: duckdb.DuckDBPyConnection, seen: SeenKeys) -> None
     once = list(ONCE_PER_IMPRESSION_CODES)
     con.execute(
         """CREATE OR REPLACE TEMP TABLE batch_once AS
-           SELECT line_no, ih FROM batch_new
-           WHERE list_contains($once, type_code)
-           QUALIFY row_number() OVER (PARTITION BY ih ORDER BY line_no) = 1""",
+           SELECT line_no, ih FROM batch_new WHERE list_contains($once, type_code)""",
         {"once": once},
     )
-    _keep_unstored(con, "batch_once", "ih", "impression_keys", seen.impressions)
+    _keep_first_unstored(
+        con,
+        "batch_once",
+        "ih",
+        into="batch_once_new",
+        stored="impression_keys",
+        seen=seen.impressions,
+    )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE counted AS
            SELECT b.line_no, b.type_code, b.day, b.campaign_key, b.insertion_key,
@@ -106,20 +118,22 @@ def _keep_counted_events(con: duckdb.DuckDBPyConnection, seen: SeenKeys) -> None
                   b.type_code = p.billable_code AS candidate, p.unit_cost
            FROM batch_new b JOIN pricing_arrow p USING (insertion_key)
            WHERE NOT list_contains($once, b.type_code)
-              OR b.line_no IN (SELECT line_no FROM batch_once_unstored)""",
+              OR b.line_no IN (SELECT line_no FROM batch_once_new)""",
         {"once": once},
     )
 
 
-def _keep_unstored(
+def _keep_first_unstored(
     con: duckdb.DuckDBPyConnection,
     rows: str,
     column: str,
+    *,
+    into: str,
     stored: str,
     seen: KeyFilter,
 ) -> None:
-    """Makes the table {rows}_unstored: the rows whose hash is not among the
-    stored ones; then stores their hashes. The rows' hashes are distinct.
+    """Makes the table `into`: the first row of each hash in `column`
+    that is not among the hashes in `stored`; then stores those hashes.
 
     The filter clears most rows; the stored keys are read only for the
     maybes, and then DuckDB's hash table holds just those (`h IN (SELECT
@@ -133,31 +147,65 @@ def _keep_unstored(
     lines = hashes["line_no"].to_numpy()
     high, low = hashes["high"].to_numpy(), hashes["low"].to_numpy()
 
-    maybe = seen.might_hold(high, low)
-    stored_lines = np.empty(0, lines.dtype)
+    keep = _first_of_each(lines, high, low)
+    maybe = keep & seen.might_hold(high, low)
     if maybe.any():
-        con.register("maybe_arrow", pa.table({"line_no": lines[maybe]}))
-        stored_lines = np.array(
-            con.sql(
-                f"""SELECT line_no FROM {rows} WHERE {column} IN (
-                        SELECT h FROM {stored} WHERE h IN (
-                            SELECT {column} FROM {rows}
-                            WHERE line_no IN (SELECT line_no FROM maybe_arrow)))"""
-            ).fetchnumpy()["line_no"],
-            lines.dtype,
-        )
-        con.unregister("maybe_arrow")
-    con.register("stored_arrow", pa.table({"line_no": stored_lines}))
+        keep &= ~np.isin(lines, _stored_lines(con, rows, column, stored, lines[maybe]))
+    con.register("dropped_arrow", pa.table({"line_no": lines[~keep]}))
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {rows}_unstored AS
+        f"""CREATE OR REPLACE TEMP TABLE {into} AS
             SELECT * FROM {rows}
-            WHERE line_no NOT IN (SELECT line_no FROM stored_arrow)"""
+            WHERE line_no NOT IN (SELECT line_no FROM dropped_arrow)"""
     )
-    con.unregister("stored_arrow")
+    con.unregister("dropped_arrow")
 
-    con.execute(f"INSERT INTO {stored} SELECT {column} FROM {rows}_unstored")
-    new = ~np.isin(lines, stored_lines)
-    seen.add(high[new], low[new])
+    con.execute(f"INSERT INTO {stored} SELECT {column} FROM {into}")
+    seen.add(high[keep], low[keep])
+
+
+def _first_of_each(
+    lines: npt.NDArray[np.int64], high: Hashes, low: Hashes
+) -> npt.NDArray[np.bool_]:
+    """Marks the first line of each distinct hash. Repeats are rare, so one
+    sort on the high half finds them, and only they are sorted further."""
+    first = np.ones(len(lines), np.bool_)
+    order = np.argsort(high)
+    sorted_high = high[order]
+    same = sorted_high[1:] == sorted_high[:-1]
+    if not same.any():
+        return first
+
+    in_run = np.zeros(len(order), np.bool_)
+    in_run[1:] |= same
+    in_run[:-1] |= same
+    members = order[in_run]
+    members = members[np.lexsort((lines[members], low[members], high[members]))]
+    repeat = (high[members][1:] == high[members][:-1]) & (
+        low[members][1:] == low[members][:-1]
+    )
+    first[members[1:][repeat]] = False
+    return first
+
+
+def _stored_lines(
+    con: duckdb.DuckDBPyConnection,
+    rows: str,
+    column: str,
+    stored: str,
+    maybe_lines: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """Which of the given lines have a hash in `stored`."""
+    con.register("maybe_arrow", pa.table({"line_no": maybe_lines}))
+    found = con.sql(
+        f"""SELECT line_no FROM {rows}
+            WHERE line_no IN (SELECT line_no FROM maybe_arrow)
+              AND {column} IN (
+                  SELECT h FROM {stored} WHERE h IN (
+                      SELECT {column} FROM {rows}
+                      WHERE line_no IN (SELECT line_no FROM maybe_arrow)))"""
+    ).fetchnumpy()["line_no"]
+    con.unregister("maybe_arrow")
+    return np.asarray(found, np.int64)
 
 
 def _pricings(state: CatalogState) -> list[_Pricing]:
