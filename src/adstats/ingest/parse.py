@@ -34,8 +34,8 @@ FIELDS = (
 
 # RFC 3339 with an explicit offset; a naive time is refused, never guessed.
 _RFC3339 = (
-    r"^\d{4}-\d{2}-\d{2}[Tt ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?"
-    r"([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+    r"\d{4}-\d{2}-\d{2}[Tt ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?"
+    r"([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)"
 )
 _NAIVE = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
 # DuckDB's JSON reader also takes trailing commas, NaN/Infinity in any case and
@@ -85,8 +85,10 @@ WITH fields AS (
 ),
 typed AS (
     SELECT f.*,
-           CASE WHEN t[3] = 'VARCHAR' AND regexp_matches(v[3], '{_RFC3339}')
-                    THEN try_cast(upper(v[3]) AS TIMESTAMPTZ)
+           CASE WHEN t[3] = 'VARCHAR' AND regexp_full_match(v[3], '{_RFC3339}')
+                    -- DuckDB reads T and Z only in upper case; most are.
+                    THEN try_cast(CASE WHEN contains(v[3], 't') OR contains(v[3], 'z')
+                                       THEN upper(v[3]) ELSE v[3] END AS TIMESTAMPTZ)
                 WHEN t[3] IN ('BIGINT', 'UBIGINT')
                      AND try_cast(v[3] AS BIGINT) BETWEEN 0 AND {_MAX_EPOCH_MS}
                     THEN make_timestamp_ms(v[3]::BIGINT)::TIMESTAMPTZ
@@ -103,6 +105,9 @@ typed AS (
     LEFT JOIN campaigns cam ON cam.campaign_id = f.v[5]
     LEFT JOIN creatives cre ON cre.creative_id = f.v[7]
     LEFT JOIN contents con ON con.content_id = f.v[8]
+),
+localized AS (
+    SELECT *, timezone(timezone, ts) AS local_ts FROM typed
 ),
 judged AS (
     SELECT *,
@@ -142,15 +147,15 @@ judged AS (
             THEN 'content_id must be a string or absent'
         WHEN t[8] = 'VARCHAR' AND content_key IS NULL
             THEN 'unknown content_id ' || {_shown("v[8]")}
-        WHEN year(timezone(timezone, ts)) NOT BETWEEN 1 AND 9999
+        WHEN year(local_ts) NOT BETWEEN 1 AND 9999
             THEN 'ts ' || {_shown("v[3]")} || ' falls outside the years 1 to 9999 '
                  || 'in the account''s timezone'
       END AS reason
-    FROM typed
+    FROM localized
 )
 SELECT line_no, reason, v[1] AS event_id, v[4] AS impression_id,
        type_code::UTINYINT AS type_code,
-       timezone(timezone, ts)::DATE AS day,
+       local_ts::DATE AS day,
        campaign_key, insertion_key, creative_key, content_key
 FROM judged
 ORDER BY line_no
