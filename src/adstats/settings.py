@@ -28,6 +28,9 @@ class Settings:
     log_level: str = "INFO"
     rate_limit: int = 10
     rate_burst: int = 20
+    # DuckDB's own memory; the key filters of deduplication come on top (two
+    # to three bytes per stored event).
+    memory_limit_mb: int = 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -46,6 +49,9 @@ class Settings:
             log_level=_log_level(env),
             rate_limit=_integer(env, "ADSTATS_RATE_LIMIT", cls.rate_limit, 0, 10**6),
             rate_burst=_integer(env, "ADSTATS_RATE_BURST", cls.rate_burst, 1, 10**6),
+            memory_limit_mb=_integer(
+                env, "ADSTATS_MEMORY_LIMIT_MB", cls.memory_limit_mb, 128, 10**7
+            ),
         )
 
 

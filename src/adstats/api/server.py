@@ -22,13 +22,17 @@ log = logging.getLogger(__name__)
 BUSY_WAIT_SECONDS = 60.0
 
 
-def open_store_waiting(location: str, wait_seconds: float = BUSY_WAIT_SECONDS) -> Store:
+def open_store_waiting(
+    location: str,
+    memory_limit_mb: int = Settings.memory_limit_mb,
+    wait_seconds: float = BUSY_WAIT_SECONDS,
+) -> Store:
     """Opens the store, waiting while a command (an ingestion, say) holds it."""
     deadline = time.monotonic() + wait_seconds
     warned = False
     while True:
         try:
-            return open_store(location)
+            return open_store(location, memory_limit_mb)
         except DatabaseBusy:
             if time.monotonic() > deadline:
                 raise
@@ -50,7 +54,7 @@ def build_context(settings: Settings, store: Store) -> ApiContext:
 
 
 def serve(settings: Settings) -> None:
-    store = open_store_waiting(settings.db)
+    store = open_store_waiting(settings.db, settings.memory_limit_mb)
     context = build_context(settings, store)
     try:
         listener = _listen(settings.host, settings.port)

@@ -51,7 +51,7 @@ def open_admin(db: str) -> Admin:
     from adstats.storage.open import open_store
 
     try:
-        return LocalAdmin(open_store(db))
+        return LocalAdmin(open_store(db, Settings.from_env().memory_limit_mb))
     except DatabaseBusy:
         note = read_note(db)
         if note is None:

@@ -3,7 +3,7 @@
 Lines are numbered from 1 across the whole stream. A line that is not UTF-8 is
 rejected here, so the parser only ever sees text; the rest of the checks,
 line length included, are the parser's. Chunks stay bytes: the parser hands
-them to its engine without a copy, and decoding 64 MiB to a Python string
+them to its engine without a copy, and decoding a chunk to a Python string
 would cost more than everything else the reader does.
 """
 
@@ -47,7 +47,7 @@ def open_maybe_gzip(stream: BinaryIO) -> BinaryIO:
 
 
 def chunks_of(
-    stream: BinaryIO, *, chunk_bytes: int = 64 * 1024 * 1024
+    stream: BinaryIO, *, chunk_bytes: int = 128 * 1024 * 1024
 ) -> Iterator[Chunk]:
     """Chunks of about chunk_bytes each, cut at line ends."""
     next_line = 1

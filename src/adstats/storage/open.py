@@ -1,10 +1,11 @@
 """Opens the store a --db location names."""
 
 from adstats.errors import UserError
+from adstats.settings import Settings
 from adstats.storage.base import Store
 
 
-def open_store(location: str) -> Store:
+def open_store(location: str, memory_limit_mb: int = Settings.memory_limit_mb) -> Store:
     """A DuckDB file path (the embedded default). Other engines will be named
     by a URL scheme here, such as clickhouse://, without the API changing."""
     if "://" in location:
@@ -14,4 +15,4 @@ def open_store(location: str) -> Store:
         )
     from adstats.storage.duckdb.store import DuckDBStore
 
-    return DuckDBStore(location)
+    return DuckDBStore(location, memory_limit_mb)

@@ -112,12 +112,15 @@ def _check_location(path: str) -> None:
 
 
 class DuckDBStore(Store):
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, memory_limit_mb: int = 1024) -> None:
         self.path = path
         # This process is the only writer, so a counter in memory is exact.
         self._data_version = 0
         self._con = open_duckdb(path)
         self._con.execute("SET TimeZone = 'UTC'")
+        # Without a limit DuckDB keeps up to 80% of the machine's memory in
+        # its buffers; past the limit it reads again or spills to disk.
+        self._con.execute(f"SET memory_limit = '{int(memory_limit_mb)}MiB'")
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._create_schema()
