@@ -327,6 +327,17 @@ REJECTED: list[tuple[str, str | bytes, str]] = [
     ("not a time", raw(ts="yesterday"), r"ts"),
     ("ts a boolean", raw(ts=True), r"ts"),
     ("ts a float", raw(ts=1673352000000.5), r"ts"),
+    (
+        "ts in exponent form",
+        VALID.replace('"2023-01-10T12:00:00Z"', "1.6733e12"),
+        r"ts",
+    ),
+    ("ts past a double", VALID.replace('"2023-01-10T12:00:00Z"', "1e400"), r"ts"),
+    (
+        "ts past a double, minus",
+        VALID.replace('"2023-01-10T12:00:00Z"', "-1e400"),
+        r"ts",
+    ),
     ("missing ts", raw(ts=None), r"ts"),
     ("ts more than 5 minutes ahead (ms)", raw(ts=FUTURE_OK + 1), r"future"),
     ("ts more than 5 minutes ahead", raw(ts="2023-06-01T12:05:01Z"), r"future"),

@@ -6,12 +6,12 @@ than the tens of seconds a Python loop would. This DuckDB is a compute engine
 only; it stores nothing and is the same whatever the storage backend.
 """
 
+import json
 import threading
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -38,14 +38,15 @@ _RFC3339 = (
     r"([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)"
 )
 _NAIVE = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
-# DuckDB's JSON reader also takes trailing commas, NaN/Infinity in any case and
-# numbers past a double's range; lines that might hold one are checked again by
-# a strict parser. One pattern, so each line is scanned once; an exponent only
-# counts after a number's start, since ids full of hex digits are common. (The
-# pattern is spelled in the SQL: as a parameter it would be compiled per line.)
+# DuckDB's JSON reader also takes trailing commas and NaN/Infinity in any case;
+# lines that might hold them are checked again by a strict parser. (Numbers
+# past a double's range are valid JSON by RFC 8259's grammar, and accepted:
+# an unknown field may hold one, and a known field holding one fails its own
+# rule.) The pattern is spelled in the SQL: as a parameter it would be compiled
+# for every line. ILIKE is several times quicker here than one regex.
 _LENIENT_SQL = (
-    r"regexp_matches(line, ',\s*[}\]]|[nN][aA][nN]|[iI][nN][fF]"
-    r"|[:\[,]\s*-?[0-9.]+[eE][+-]?[0-9]{3}')"
+    "line ILIKE '%nan%' OR line ILIKE '%inf%' "
+    r"OR regexp_matches(line, ',\s*[}\]]')"
 )
 _MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 
@@ -202,9 +203,10 @@ class EventParser:
         return ParsedBatch(good.drop_columns(["reason"]), rejections)
 
     def _split_lines(self, chunk: Chunk) -> None:
-        """Registers the chunk's lines as the view `lines` (line_no, line,
-        size). The strings are slices of the chunk's own bytes: nothing is
-        copied, whatever the size of the chunk."""
+        """Makes the table `lines` (line_no, line, size) of the chunk. Lines
+        are cut as slices of the chunk's own bytes, then copied once into
+        DuckDB, where pattern matching runs about twice as fast as over
+        Arrow strings."""
         data = np.frombuffer(chunk.data, dtype=np.uint8)
         newlines = np.flatnonzero(data == _NEWLINE)
         starts = np.concatenate(([0], newlines + 1))
@@ -228,7 +230,9 @@ class EventParser:
         # DuckDB scans an Arrow table one batch per thread.
         batches = table.to_batches(max_chunksize=_SCAN_BATCH_LINES)
         self._lines = pa.Table.from_batches(batches, table.schema)
-        self._con.register("lines", self._lines)
+        self._con.register("lines_arrow", self._lines)
+        self._con.execute("CREATE OR REPLACE TEMP TABLE lines AS FROM lines_arrow")
+        self._con.unregister("lines_arrow")
 
     def _long_lines(self) -> list[Rejection]:
         sizes = self._lines["size"].to_numpy()
@@ -251,16 +255,16 @@ class EventParser:
         rejections = []
         dropped = []
         suspects = self._con.execute(
-            f"""SELECT line_no, line FROM lines
+            f"""SELECT line_no, line, json_valid(line) FROM lines
                 WHERE size BETWEEN 1 AND $max
                   AND (NOT json_valid(line) OR {_LENIENT_SQL})""",
             {"max": MAX_LINE_BYTES},
         ).fetchall()
-        for line_no, line in suspects:
+        for line_no, line, readable in suspects:
             if not line.strip(" \t\r\n"):
                 dropped.append(line_no)
                 continue
-            reason = _json_error(line)
+            reason = _json_error(line, readable)
             if reason:
                 dropped.append(line_no)
                 rejections.append(Rejection(line_no, reason))
@@ -269,9 +273,7 @@ class EventParser:
 
     def _check(self, now_ms: int) -> pa.Table:
         params = {"now_ms": now_ms, "max": MAX_LINE_BYTES, "dropped": self._dropped}
-        table = self._con.sql(_CHECK_SQL, params=params).to_arrow_table()
-        self._con.unregister("lines")
-        return table
+        return self._con.sql(_CHECK_SQL, params=params).to_arrow_table()
 
     def _load_catalog(self, state: CatalogState) -> None:
         if state.version == self._catalog_version:
@@ -286,12 +288,20 @@ class EventParser:
         self._con.close()
 
 
-def _json_error(line: str) -> str | None:
+def _json_error(line: str, readable: bool) -> str | None:
+    """Why a line is not strict JSON, or None. `readable`: whether DuckDB's
+    reader takes it; one it does not is never passed on, whatever Python says."""
     try:
-        orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
+        json.loads(line, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
         return f"bad JSON: {exc.msg} at character {exc.pos + 1}"
-    return None
+    except (ValueError, RecursionError) as exc:
+        return f"bad JSON: {exc}"
+    return None if readable else "bad JSON: the line does not parse as one JSON value"
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _catalog_tables(state: CatalogState) -> dict[str, pa.Table]:
