@@ -70,7 +70,19 @@ def _options() -> argparse.Namespace:
     parser.add_argument("--heavy-requests", type=int, default=20)
     parser.add_argument("--load-seconds", type=float, default=15.0)
     parser.add_argument("--http-events", type=int, default=200_000)
+    parser.add_argument(
+        "--baseline-runs", type=int, default=0, help="[default: 10, 3 at 100M]"
+    )
     return parser.parse_args()
+
+
+_STARTED = time.monotonic()
+
+
+def _say(step: str) -> None:
+    """Progress on stderr, for runs that take an hour."""
+    minutes = (time.monotonic() - _STARTED) / 60
+    print(f"[{minutes:5.1f} min] {step}", file=sys.stderr, flush=True)
 
 
 class Bench:
@@ -89,21 +101,28 @@ class Bench:
         }
 
     def run(self) -> dict[str, Any]:
+        _say(f"generating {self.options.scale} events")
         events = self._generate("events.ndjson", SCALES[self.options.scale], seed=1)
         http_events = self._generate("http.ndjson", self.options.http_events, seed=2)
+        _say("adstats ingest")
         self._ingest_files(events)
         key = _adstats("keys", "create", "--account", self.account, "--name", "bench",
                        "--db", str(self.db)).strip()  # fmt: skip
         with Server(self.db) as server:
+            _say("POST /ingest from 2 clients")
             self._http_ingestion(server, http_events)
+            _say("query latencies")
             self._latencies(server, key)
+            _say("sustained load")
             self._sustained(server, key)
+            _say("freshness")
             self._freshness(server, key)
             self.results["server_peak_rss_mib"] = server.peak_rss_mib()
         self.results["database_mib"] = round(_size(self.db) / 2**20, 1)
         self.results["database_mib_per_million_events"] = round(
             self.results["database_mib"] / (self.results["events_accepted"] / 1e6), 1
         )
+        _say("raw-table baseline")
         self._baseline(events)
         return self.results
 
@@ -167,6 +186,13 @@ class Bench:
             typical = _timed(
                 lambda: client.get(url, params=self._typical()), self.options.requests
             )
+            # Each window different, so the answer cache never holds it: the
+            # cost of the first request after a write.
+            windows = iter(range(10**6))
+            uncached = _timed(
+                lambda: client.get(url, params=self._typical(next(windows))),
+                min(self.options.requests, 260),
+            )
             heavy_params = self._heavy()
             heavy = _timed(
                 lambda: client.get(url, params=heavy_params),
@@ -177,6 +203,8 @@ class Bench:
             typical_query="one campaign, 90 days, by_day",
             typical_p50_ms=_percentile(typical, 50),
             typical_p99_ms=_percentile(typical, 99),
+            typical_uncached_p50_ms=_percentile(uncached, 50),
+            typical_uncached_p99_ms=_percentile(uncached, 99),
             heavy_query="one campaign, 365 days, every breakdown",
             heavy_rows=rows,
             heavy_p50_ms=_percentile(heavy, 50),
@@ -270,7 +298,8 @@ class Bench:
                    count(DISTINCT impression_id) FILTER (type = 'video_complete')
             FROM events WHERE day BETWEEN '{first}' AND '{last}'
             GROUP BY day ORDER BY day"""
-        timings = _timed(lambda: con.execute(query).fetchall(), 10)
+        runs = self.options.baseline_runs or (3 if self.options.scale == "100M" else 10)
+        timings = _timed(lambda: con.execute(query).fetchall(), runs, warm_ups=1)
         con.close()
         baseline = _percentile(timings, 50)
         self.results.update(
@@ -280,8 +309,10 @@ class Bench:
             ),
         )
 
-    def _typical(self) -> dict[str, str]:
-        return {"date_from": str(self.end - timedelta(days=89)), "date_to": str(self.end),
+    def _typical(self, shift: int = 0) -> dict[str, str]:
+        """90 days ending `shift` days before the last day of traffic."""
+        last = self.end - timedelta(days=shift % 270)
+        return {"date_from": str(last - timedelta(days=89)), "date_to": str(last),
                 "by_day": "true"}  # fmt: skip
 
     def _heavy(self) -> dict[str, str]:
@@ -368,8 +399,8 @@ async def _load(
     return timings
 
 
-def _timed(call: Callable[[], Any], count: int) -> list[float]:
-    for _ in range(3):  # warm-up: caches and first plans
+def _timed(call: Callable[[], Any], count: int, warm_ups: int = 3) -> list[float]:
+    for _ in range(warm_ups):  # caches and first plans
         call()
     timings = []
     for _ in range(count):
