@@ -1,8 +1,6 @@
 """GET /api/campaigns and /api/campaigns/{campaign_id}."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from adstats.api.encoding import rows_response
@@ -21,11 +19,10 @@ from adstats.query.params import CAMPAIGN_BREAKDOWNS, RANGE_PARAMS
 router = APIRouter(tags=["campaign statistics"])
 _ALLOWED = RANGE_PARAMS + CAMPAIGN_BREAKDOWNS
 _RESPONSES = rows_responses(CampaignRow)
-_Parameters = Annotated[CampaignParameters, Depends()]
 
 
 @router.get("/api/campaigns", responses=_RESPONSES, response_class=Response)
-async def list_campaigns(request: Request, _parameters: _Parameters) -> Response:
+async def list_campaigns(request: Request, _parameters: CampaignParameters) -> Response:
     """Statistics of every campaign of the key's account with counted events in
     the range; each campaign has exactly the rows its own request would give."""
     return await _answer(request, None)
@@ -35,7 +32,7 @@ async def list_campaigns(request: Request, _parameters: _Parameters) -> Response
     "/api/campaigns/{campaign_id}", responses=_RESPONSES, response_class=Response
 )
 async def one_campaign(
-    request: Request, campaign_id: str, _parameters: _Parameters
+    request: Request, campaign_id: str, _parameters: CampaignParameters
 ) -> Response:
     """Statistics of one campaign: one row without breakdowns (zeros when
     idle), one per day with by_day alone, one per combination with data for

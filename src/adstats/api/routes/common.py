@@ -3,10 +3,9 @@
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -47,30 +46,38 @@ ByCreative = Annotated[
 Format = Annotated[str | None, Query(description="json (default) or csv.")]
 
 
-@dataclass
-class _RangeParameters:
-    """The query parameters of the statistics routes, declared once for the
-    OpenAPI document, in the order the reference API lists them. The routes
-    read them from the request themselves (query.params), so that every
-    mistake gets the one error shape."""
-
-    api_key: ApiKey = None
-    date_from: DateFrom = None
-    date_to: DateTo = None
-    by_day: ByDay = None
+# The query parameters of the statistics routes, declared once for the OpenAPI
+# document, in the order the reference API lists them. The routes read them
+# from the request themselves (query.params), so that every mistake gets the
+# one error shape. The declarations are async functions: FastAPI would run a
+# plain function or a class in a worker thread, a hand-off on every request.
 
 
-@dataclass
-class EntityParameters(_RangeParameters):
-    format: Format = None
+async def campaign_parameters(
+    api_key: ApiKey = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    by_day: ByDay = None,
+    by_insertion: ByInsertion = None,
+    by_content: ByContent = None,
+    by_creative: ByCreative = None,
+    format: Format = None,
+) -> None:
+    """The parameters of /api/campaigns."""
 
 
-@dataclass
-class CampaignParameters(_RangeParameters):
-    by_insertion: ByInsertion = None
-    by_content: ByContent = None
-    by_creative: ByCreative = None
-    format: Format = None
+async def entity_parameters(
+    api_key: ApiKey = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    by_day: ByDay = None,
+    format: Format = None,
+) -> None:
+    """The parameters of /api/stats/..."""
+
+
+CampaignParameters = Annotated[None, Depends(campaign_parameters)]
+EntityParameters = Annotated[None, Depends(entity_parameters)]
 
 
 def context(request: Request) -> ApiContext:

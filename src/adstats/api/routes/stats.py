@@ -1,8 +1,6 @@
 """GET /api/stats/{campaigns,insertions,contents}[/{id}]: the entity family."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from adstats.api.encoding import rows_response
@@ -19,7 +17,6 @@ from adstats.query.answers import ENTITY_KINDS, entity_header
 from adstats.query.params import RANGE_PARAMS
 
 router = APIRouter(tags=["entity statistics"])
-_Parameters = Annotated[EntityParameters, Depends()]
 
 
 async def _answer(request: Request, kind: str, entity_id: str | None) -> Response:
@@ -43,11 +40,13 @@ def _register(kind: str) -> None:
     responses = rows_responses(entity_row_model(kind))
     singular = kind[:-1]
 
-    async def list_entities(request: Request, _parameters: _Parameters) -> Response:
+    async def list_entities(
+        request: Request, _parameters: EntityParameters
+    ) -> Response:
         return await _answer(request, kind, None)
 
     async def one_entity(
-        request: Request, entity_id: str, _parameters: _Parameters
+        request: Request, entity_id: str, _parameters: EntityParameters
     ) -> Response:
         return await _answer(request, kind, entity_id)
 
