@@ -51,11 +51,17 @@ DAYS = 365
 def main() -> None:
     options = _options()
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="adstats-bench-") as folder:
-        results = Bench(Path(folder), options).run()
+    if options.folder:
+        options.folder.mkdir(parents=True, exist_ok=True)
+        results = Bench(options.folder, options).run()
+    else:
+        with tempfile.TemporaryDirectory(prefix="adstats-bench-") as folder:
+            results = Bench(Path(folder), options).run()
     results["bench_minutes"] = round((time.monotonic() - started) / 60, 1)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{options.scale}.json"
+    if options.queries_only and out.exists():
+        results = {**json.loads(out.read_text()), **results}
     out.write_text(json.dumps(results, indent=2) + "\n")
     print("| measure | value |\n|---|---|")
     for name, value in results.items():
@@ -72,6 +78,17 @@ def _options() -> argparse.Namespace:
     parser.add_argument("--http-events", type=int, default=200_000)
     parser.add_argument(
         "--baseline-runs", type=int, default=0, help="[default: 10, 3 at 100M]"
+    )
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        help="keep the files and databases here (a 100M run writes about 40 GB)",
+    )
+    parser.add_argument(
+        "--queries-only",
+        action="store_true",
+        help="with --folder of an earlier run: measure the queries, load and "
+        "memory again on its databases, keeping its other results",
     )
     return parser.parse_args()
 
@@ -101,6 +118,8 @@ class Bench:
         }
 
     def run(self) -> dict[str, Any]:
+        if self.options.queries_only:
+            return self._queries_again()
         _say(f"generating {self.options.scale} events")
         events = self._generate("events.ndjson", SCALES[self.options.scale], seed=1)
         http_events = self._generate("http.ndjson", self.options.http_events, seed=2)
@@ -124,6 +143,22 @@ class Bench:
         )
         _say("raw-table baseline")
         self._baseline(events)
+        return self.results
+
+    def _queries_again(self) -> dict[str, Any]:
+        """The server-side measures on the databases of an earlier run."""
+        key = _adstats("keys", "create", "--account", self.account, "--name", "bench",
+                       "--db", str(self.db)).strip()  # fmt: skip
+        with Server(self.db) as server:
+            _say("query latencies")
+            self._latencies(server, key)
+            _say("sustained load")
+            self._sustained(server, key)
+            _say("freshness")
+            self._freshness(server, key)
+            self.results["server_peak_rss_mib"] = server.peak_rss_mib()
+        _say("raw-table baseline")
+        self._baseline(self.folder / "events.ndjson")
         return self.results
 
     def _generate(self, name: str, count: int, seed: int) -> Path:
@@ -274,7 +309,7 @@ class Bench:
         """What a user would do instead: DuckDB over a raw table of the events."""
         con = duckdb.connect(str(self.folder / "raw.duckdb"))
         con.execute(
-            f"""CREATE TABLE raw AS SELECT * FROM read_json('{events}',
+            f"""CREATE TABLE IF NOT EXISTS raw AS SELECT * FROM read_json('{events}',
                 format='newline_delimited', ignore_errors=true,
                 columns={{id: 'VARCHAR', type: 'VARCHAR', ts: 'VARCHAR',
                          impression_id: 'VARCHAR', campaign_id: 'VARCHAR',
