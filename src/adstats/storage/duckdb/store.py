@@ -52,7 +52,7 @@ _ENTITY_TABLES: dict[type, tuple[str, tuple[str, ...]]] = {
 # Compaction merges the rows batches appended once they reach this many, or a
 # fifth of the merged rows, whichever is larger.
 COMPACT_MIN_ROWS = 200_000
-_FETCH_ROWS = 2048
+_FETCH_ROWS = 8192
 
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8 to 12 of every DuckDB database file
 
@@ -185,7 +185,6 @@ class DuckDBStore(Store):
                 target[item.id] = item
                 keys[item.id] = int(key)
         version = int(self._meta("catalog_version") or 0)
-        self._ids = {key: entity_id for entity_id, key in keys.items()}
         return CatalogState(catalog, keys, version)
 
     def save_catalog(self, changed: Sequence[Entity]) -> None:
@@ -235,18 +234,14 @@ class DuckDBStore(Store):
 
     # -- statistics -------------------------------------------------------------
 
-    def stats(self, request: StatsRequest) -> Iterator[tuple[Any, ...]]:
-        # A cursor of its own: the rows may be read over many calls, from
+    def stats(self, request: StatsRequest) -> Iterator[pa.RecordBatch]:
+        # A cursor of its own: the batches may be read over many calls, from
         # whichever thread serves the answer next.
         cursor = self._con.cursor()
-        ids = self._ids
-        first, width = request.by_day, request.by_day + len(reader.dimensions(request))
         try:
-            cursor.execute(reader.stats_sql(request))
-            while rows := cursor.fetchmany(_FETCH_ROWS):
-                for row in rows:
-                    named = [ids.get(key) for key in row[first:width]]
-                    yield (*row[:first], *named, *row[width:])
+            yield from cursor.sql(reader.stats_sql(request)).to_arrow_reader(
+                _FETCH_ROWS
+            )
         finally:
             cursor.close()
 
