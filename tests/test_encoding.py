@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pytest
 from starlette.responses import Response, StreamingResponse
 
+from adstats.api import encoding
 from adstats.api.encoding import rows_response
 from adstats.api.spelling import spelled
 from adstats.domain.metric_columns import rate_column, spent_column
@@ -248,12 +249,16 @@ def csv_text(header: list[str], rows: list[dict[str, Any]]) -> bytes:
     return buffer.getvalue().encode()
 
 
+@pytest.mark.parametrize("column_wise", [False, True])
 @pytest.mark.parametrize(("count", "size"), [(0, 10), (1, 10), (9, 10), (2500, 1000)])
 def test_answers_are_the_bytes_orjson_and_csv_write_for_their_rows(
-    count: int, size: int
+    count: int, size: int, column_wise: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Names that need escaping or quoting, no content (null), large numbers,
-    rates spelled with an exponent; one batch is sent whole, several stream."""
+    rates spelled with an exponent; one batch is sent whole, several stream.
+    column_wise: small answers too are encoded a column at a time."""
+    if column_wise:
+        monkeypatch.setattr(encoding, "SMALL_ROWS", 0)
     raws = sample(count)
     rows = [python_row(raw) for raw in raws]
 

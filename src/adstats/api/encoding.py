@@ -22,9 +22,10 @@ from starlette.responses import Response, StreamingResponse
 
 from adstats.api.rowtext import joined_rows
 from adstats.api.spelling import Style, same_indices, spelled
-from adstats.query.answers import Answer
+from adstats.query.answers import Answer, python_rows
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+SMALL_ROWS = 256
 _MEDIA_TYPES = {"json": "application/json", "csv": CSV_MEDIA_TYPE}
 
 Chunk = bytes | memoryview
@@ -48,8 +49,7 @@ def rows_response(answer: Answer, output_format: str, name: str) -> Response:
     if style == "csv":
         headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     if first is None or second is None:
-        whole = [] if first is None else [encoding.rows(first)]
-        body = b"".join(encoding.framed(whole))
+        body = encoding.whole(first)
         return Response(body, media_type=_MEDIA_TYPES[style], headers=headers)
     texts = map(encoding.rows, itertools.chain([first, second], batches))
     stream = _read_ahead(encoding.framed(texts))
@@ -113,6 +113,22 @@ class _Encoding:
             fields.append(spelled(columns[start:stop], self.style, befores))
             start = stop
         return memoryview(joined_rows(fields, self.ending, batch.num_rows))
+
+    def whole(self, batch: pa.RecordBatch | None) -> bytes:
+        """An answer of one batch at most. Encoding a batch costs about a
+        hundred Arrow calls whatever its size, so a few rows are quicker
+        written as Python values by orjson or the csv module, whose bytes the
+        encoding matches."""
+        if batch is not None and batch.num_rows > SMALL_ROWS:
+            return b"".join(self.framed([self.rows(batch)]))
+        rows = [] if batch is None else python_rows(batch)
+        if self.style == "json":
+            return orjson.dumps(rows)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        for row in rows:
+            writer.writerow("" if value is None else value for value in row.values())
+        return self.opening + buffer.getvalue().encode()
 
     def framed(self, texts: Iterable[Chunk]) -> Generator[Chunk]:
         yield self.opening

@@ -14,7 +14,13 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from adstats.domain.metrics import COUNTERS, RATE_PLACES, RATES, rate_millionths
+from adstats.domain.metrics import (
+    COUNTERS,
+    RATE_PLACES,
+    RATE_SCALE,
+    RATES,
+    rate_millionths,
+)
 from adstats.domain.money import in_minor_units, minor_units
 
 # Any int64 has at most 19 digits, so a decimal of this precision holds it.
@@ -50,7 +56,7 @@ def rate_column(numerators: pa.Array, denominators: pa.Array) -> pa.Array:
     """rate_millionths of each pair, as decimals with RATE_PLACES places."""
     try:
         half_up = pc.add_checked(
-            pc.multiply_checked(numerators, 2 * 10**RATE_PLACES), denominators
+            pc.multiply_checked(numerators, 2 * RATE_SCALE), denominators
         )
         # Integer division; a zero denominator divides by 1 and is then zeroed.
         divisors = pc.max_element_wise(pc.multiply_checked(denominators, 2), 1)

@@ -82,6 +82,7 @@ RATES: dict[str, tuple[str, str]] = {
     "video_complete_rate": ("video_complete", "video_start"),
 }
 RATE_PLACES = 6
+RATE_SCALE: int = 10**RATE_PLACES  # a rate counted in millionths
 
 # metric -> the event type it counts, for both families
 COUNTERS: dict[str, str] = {**_CAMPAIGN_COUNTERS, **_ENTITY_COUNTERS}
@@ -93,4 +94,4 @@ def rate_millionths(numerator: int, denominator: int) -> int:
     these digits (0.018109), never a binary approximation of the division."""
     if denominator == 0:
         return 0
-    return (numerator * 2 * 10**RATE_PLACES + denominator) // (2 * denominator)
+    return (numerator * 2 * RATE_SCALE + denominator) // (2 * denominator)

@@ -7,6 +7,8 @@ rows come from the store's rows that fall in it, zeros elsewhere, computed a
 whole window at a time.
 """
 
+import functools
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -33,16 +35,16 @@ class Grid:
         return self.days * len(self.keys)
 
     def positions(self, batch: pa.RecordBatch) -> pa.Array:
-        """Where the batch's rows sit in the grid (null: outside it)."""
+        """Where the batch's rows sit in the grid: null for a key outside it,
+        below 0 or past its size for a day outside it."""
         at = pc.cast(
             pc.index_in(batch.column(self.key_column), value_set=self.keys), pa.int64()
         )
         if self.first_day is None:
             return at
-        day = pc.subtract(pc.cast(batch.column("day"), pa.int32()), self._day_number())
-        in_range = pc.and_(pc.greater_equal(day, 0), pc.less(day, self.days))
-        row = pc.add(pc.multiply(pc.cast(day, pa.int64()), len(self.keys)), at)
-        return pc.if_else(in_range, row, None)
+        days = pc.cast(batch.column("day"), pa.int32())
+        day = pc.cast(pc.subtract(days, self._day_number()), pa.int64())
+        return pc.add(pc.multiply(day, len(self.keys)), at)
 
     def dimensions(self, wanted: pa.Array) -> dict[str, pa.Array]:
         """The dimension columns of the grid's rows at the `wanted` positions."""
@@ -65,27 +67,41 @@ def zero_filled(
 ) -> Iterator[pa.RecordBatch]:
     """Every row of the grid, in order: the store's measures where it had the
     row, zeros elsewhere. `batches` have the columns of `schema` and hold rows
-    of the grid only, in grid order."""
-    pending = _Pending(iter(batches), grid, schema)
+    of the grid only, each once, in grid order."""
+    batches = iter(batches)
+    if grid.size <= WINDOW_ROWS:
+        # As many rows as the grid holds are the whole grid, so a small grid
+        # the store filled (an active campaign, by day) needs no work at all.
+        head = list(itertools.islice(batches, 2))
+        if sum(batch.num_rows for batch in head) == grid.size:
+            yield from head
+            if any(batch.num_rows for batch in batches):
+                raise RuntimeError("the store gave rows outside the answer")
+            return
+        batches = itertools.chain(head, batches)
+    pending = _Pending(batches, grid, schema)
+    zeros = _zeros(schema)
     for start in range(0, grid.size, WINDOW_ROWS):
         wanted = pa.array(range(start, min(start + WINDOW_ROWS, grid.size)), pa.int64())
         found, places = pending.take_before(start + len(wanted))
-        # For each wanted row, the index of its row among those found, or null.
+        # For each wanted row, the index of its row among those found.
         rows = pc.index_in(wanted, value_set=places)
         if len(rows) - rows.null_count != len(places):
             raise RuntimeError("the store gave rows outside the answer or its order")
+        taken = pa.concat_batches([found, zeros]).take(pc.fill_null(rows, len(places)))
         dimensions = grid.dimensions(wanted)
-        columns = [
-            dimensions[field.name]
-            if field.name in dimensions
-            else pc.fill_null(
-                pc.take(found.column(field.name), rows), pa.scalar(0, field.type)
-            )
-            for field in schema
-        ]
+        columns = [dimensions.get(name, taken.column(name)) for name in schema.names]
         yield pa.RecordBatch.from_arrays(columns, schema=schema)
     if pending.take_before(None)[0].num_rows:
         raise RuntimeError("the store gave rows outside the answer")
+
+
+@functools.cache
+def _zeros(schema: pa.Schema) -> pa.RecordBatch:
+    """One row of zeros, set after the rows found: a wanted row without data
+    takes it, so a window is one `take` whatever its number of columns."""
+    zeros = [pa.array([0], field.type) for field in schema]
+    return pa.RecordBatch.from_arrays(zeros, schema=schema)
 
 
 class _Pending:
