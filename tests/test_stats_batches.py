@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from adstats.storage.base import StatsRequest, stats_schema
+from adstats.storage.duckdb import store as store_module
 from support.world import (
     C1,
     C2,
@@ -71,3 +72,25 @@ def test_batches_have_the_contract_columns_in_answer_order(
     assert order == sorted(order), "by day, then ids, no content last"
     assert len(set(order)) == len(order), "one row per combination"
     assert sum(table.column("impression").to_pylist()) == 2
+
+
+@pytest.mark.parametrize("by_day", [False, True])
+def test_few_rows_read_as_tuples_are_the_rows_read_as_arrow(
+    world: World, by_day: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A question with few possible rows is read as Python tuples (quicker for
+    a few hundred rows); the batch is the same as DuckDB's Arrow reader's."""
+    state = world.store.catalog_state()
+    request = StatsRequest(
+        campaign_keys=[state.key(C2), state.key(C1)],
+        date_from=DAY,
+        date_to=date(2023, 1, 11),
+        by_day=by_day,
+    )
+
+    as_tuples = pa.Table.from_batches(list(world.store.stats(request)))
+    monkeypatch.setattr(store_module, "_FEW_ROWS", 0)
+    as_arrow = pa.Table.from_batches(list(world.store.stats(request)))
+
+    assert as_tuples.equals(as_arrow)
+    assert as_tuples.num_rows == (3 if by_day else 2)

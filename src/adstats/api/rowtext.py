@@ -27,8 +27,10 @@ def joined_rows(columns: Sequence[Spelled], ending: str, rows: int) -> pa.Buffer
         if len(column.indices) != rows:
             raise ValueError("every column must have a text for every row")
         # int32 throughout: half the bytes of int64 for the take to move.
-        start = pa.scalar(first, pa.int32())
-        placed.append(pc.add(pc.cast(column.indices, pa.int32()), start))
+        indices = column.indices
+        if indices.type != pa.int32():
+            indices = pc.cast(indices, pa.int32())
+        placed.append(pc.add(indices, pa.scalar(first, pa.int32())))
         first += len(column.texts)
     placed.append(pa.array([first], pa.int32()))  # the ending's text
     order = pa.concat_arrays(placed).take(_ORDERS.order(len(columns), rows))
