@@ -707,6 +707,64 @@ def test_renames_loaded_while_serving_show_in_the_next_answer(
     ]
 
 
+# -- long answers -----------------------------------------------------------------
+
+# Ten years to March 3: 3,647 days, the longest range but a few days.
+LONG = {"date_from": "2014-03-10", "date_to": "2024-03-03"}
+C1_FEB29 = metrics(impressions=1, billables=1, spent=0.01)  # e30, 23:30 in Paris
+
+
+def _long_days() -> list[str]:
+    first, last = (date.fromisoformat(LONG[k]) for k in ("date_from", "date_to"))
+    return [
+        (first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)
+    ]
+
+
+def test_a_long_answer_streams_every_day_of_every_campaign(world: World) -> None:
+    """By day over ten years: 7,294 rows, more than the answers are built and
+    encoded by at once, so they stream. The days with events hold their rows,
+    every other day is zeros, and the CSV holds the same rows."""
+    response = world.get("/api/campaigns", by_day="true", **LONG)
+    known = {("2024-02-29", C1): C1_FEB29, ("2024-03-01", C1): C1_DAY1,
+             ("2024-03-02", C1): C1_DAY2, ("2024-03-02", C2): C2_TOTAL}  # fmt: skip
+
+    assert response.status_code == 200
+    assert "content-length" not in response.headers  # streamed
+    assert response.json() == [
+        crow(campaign, known.get((day, campaign), ZEROS), day=day)
+        for day in _long_days()
+        for campaign in (C2, C1)  # id order
+    ]
+    header, lines = _csv_rows(world.get("/api/campaigns", format="csv", by_day="true",
+                                        **LONG))  # fmt: skip
+    assert header == list(response.json()[0])
+    for line, row in zip(lines, response.json(), strict=True):
+        assert all(_same_value(line[name], row[name]) for name in header), (line, row)
+
+
+def test_a_long_entity_answer_streams_every_day_of_every_entity(world: World) -> None:
+    """The entity family by day over ten years: each insertion with events in
+    the range has every day, zeros but on the days of its events."""
+    i1_day1 = metrics(impressions=3, visible_impressions=2, engagements=1, clicks=2,
+                      billables=3, spent=0.03)  # fmt: skip
+    i2_day1 = metrics(impressions=1, clicks=1, video_impressions=1,
+                      video_visible_impressions=1, video_start=1,
+                      video_first_quartile=1, video_midpoint=1,
+                      video_third_quartile=1, billables=1, spent=0.5)  # fmt: skip
+    known = {("2024-02-29", I1): C1_FEB29, ("2024-03-01", I1): i1_day1,
+             ("2024-03-01", I2): i2_day1, ("2024-03-02", I2): C1_DAY2,
+             ("2024-03-02", I3): C2_TOTAL}  # fmt: skip
+
+    rows = world.rows("/api/stats/insertions", by_day="true", **LONG)
+
+    assert rows == [
+        erow("insertion", insertion, known.get((day, insertion), ZEROS), day)
+        for day in _long_days()
+        for insertion in (I2, I1, I3)  # id order
+    ]
+
+
 # -- CSV --------------------------------------------------------------------------
 
 

@@ -1,14 +1,9 @@
-"""The metrics of an answer row (SPEC section 4) and how the rates derive.
+"""The metrics of an answer row (SPEC section 4) and how each derives.
 
-Counters arrive from storage in EVENT_TYPES order; the two families of
-endpoints name and order them differently but compute them the same way.
+Storage sums a counter per event type; the two families of endpoints name and
+order the metrics differently but derive them the same way: a counter, a rate
+of two counters, the billable events or the spent (domain.metric_columns).
 """
-
-from collections.abc import Sequence
-from typing import Any
-
-from adstats.domain.events import TYPE_CODES
-from adstats.domain.money import in_minor_units, minor_units
 
 CAMPAIGN_METRICS: tuple[str, ...] = (
     "impressions",
@@ -81,48 +76,22 @@ _ENTITY_COUNTERS = {
     "video_completes": "video_complete",
 }
 
+# rate metric -> (numerator, denominator): the event types whose counters divide
+RATES: dict[str, tuple[str, str]] = {
+    "click_through_rate": ("click", "visible_impression"),
+    "video_complete_rate": ("video_complete", "video_start"),
+}
+RATE_PLACES = 6
+RATE_SCALE: int = 10**RATE_PLACES  # a rate counted in millionths
 
-def rate(numerator: int, denominator: int) -> float:
-    """A fraction rounded half-up to 6 places; 0 when the denominator is 0.
+# metric -> the event type it counts, for both families
+COUNTERS: dict[str, str] = {**_CAMPAIGN_COUNTERS, **_ENTITY_COUNTERS}
 
-    Integer arithmetic gives the exact rounded decimal; dividing it by 10**6
-    gives the float nearest to it, whose shortest spelling is those digits.
-    """
+
+def rate_millionths(numerator: int, denominator: int) -> int:
+    """A fraction rounded half-up to RATE_PLACES places, counted in millionths;
+    0 when the denominator is 0. Exact integer arithmetic: the answer shows
+    these digits (0.018109), never a binary approximation of the division."""
     if denominator == 0:
-        return 0.0
-    millionths = (numerator * 2_000_000 + denominator) // (2 * denominator)
-    return millionths / 1_000_000
-
-
-def spent_number(nanos: int, currency: str) -> int | float:
-    """Spent as the JSON number shown: an integer for currencies without a
-    minor unit, else the amount rounded half-up to it (its float spells the
-    same digits)."""
-    places = minor_units(currency)
-    minor = in_minor_units(nanos, currency)
-    return minor if places == 0 else float(minor / 10**places)
-
-
-_CAMPAIGN_CODES = [TYPE_CODES[event] for event in _CAMPAIGN_COUNTERS.values()]
-_CLICKS, _VISIBLE = TYPE_CODES["click"], TYPE_CODES["visible_impression"]
-_COMPLETE, _START = TYPE_CODES["video_complete"], TYPE_CODES["video_start"]
-_ENTITY_CODES = [TYPE_CODES[event] for event in _ENTITY_COUNTERS.values()]
-
-
-def campaign_metrics(measures: Sequence[int], currency: str) -> list[Any]:
-    """The values of CAMPAIGN_METRICS, in order. measures: the 14 counters in
-    EVENT_TYPES order, then billables and spent nanos."""
-    values: list[Any] = [int(measures[code]) for code in _CAMPAIGN_CODES]
-    values.insert(5, rate(int(measures[_CLICKS]), int(measures[_VISIBLE])))
-    values.append(rate(int(measures[_COMPLETE]), int(measures[_START])))
-    values.append(int(measures[-2]))
-    values.append(spent_number(int(measures[-1]), currency))
-    return values
-
-
-def entity_metrics(measures: Sequence[int], currency: str) -> list[Any]:
-    """The values of ENTITY_METRICS, in order."""
-    values: list[Any] = [int(measures[code]) for code in _ENTITY_CODES]
-    values.append(int(measures[-2]))
-    values.append(spent_number(int(measures[-1]), currency))
-    return values
+        return 0
+    return (numerator * 2 * RATE_SCALE + denominator) // (2 * denominator)

@@ -1,52 +1,63 @@
-"""Answer rows for both families of statistics endpoints (SPEC section 6)."""
+"""Answers for both families of statistics endpoints (SPEC section 6).
 
-from collections.abc import Iterator, Sequence
+An answer is a header and Arrow batches of rows: storage sums, named and
+derived a column at a time (query.shape), with rows of zeros where the
+contract wants rows the store has no data for (query.zerofill). The API
+encodes the batches; no row is ever a Python object on that path.
+"""
+
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from adstats.domain.catalog import Account, Campaign, Catalog
-from adstats.domain.metrics import (
-    CAMPAIGN_METRICS,
-    ENTITY_METRICS,
-    campaign_metrics,
-    entity_metrics,
-)
+from adstats.domain.metrics import CAMPAIGN_METRICS, ENTITY_METRICS
 from adstats.errors import NotFound
 from adstats.query.params import StatsQuery
-from adstats.storage.base import CatalogState, StatsRequest, Store
+from adstats.query.shape import campaign_batch, entity_batch
+from adstats.query.vocabulary import VocabularyCache
+from adstats.query.zerofill import Grid, zero_filled
+from adstats.storage.base import CatalogState, StatsRequest, Store, stats_schema
 
 Row = dict[str, Any]
 ENTITY_KINDS = ("campaigns", "insertions", "contents")
 
 
-def days(first: date, last: date) -> Iterator[date]:
-    for offset in range((last - first).days + 1):
-        yield first + timedelta(days=offset)
+@dataclass(frozen=True)
+class Answer:
+    """The rows of an answer: their field names, and Arrow batches holding
+    those columns in that order, produced as they are read. A column's type
+    says how its values show: date32 dates; dictionary-encoded ids and names
+    (null: no content); int64 counters and whole amounts; decimal128 exact
+    decimals (rates, spent with a minor unit)."""
 
+    header: tuple[str, ...]
+    batches: Iterator[pa.RecordBatch]
 
-@dataclass
-class _Grouped:
-    """Store rows split into their dimension ids and their measures."""
-
-    dims: tuple[Any, ...]
-    measures: Sequence[int]
+    def rows(self) -> list[Row]:
+        """The rows as dictionaries of Python values (str, int, float, None),
+        for callers that want values rather than an encoding."""
+        return [row for batch in self.batches for row in python_rows(batch)]
 
 
 class StatsAnswers:
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._vocabularies = VocabularyCache()
 
     # -- /api/campaigns ---------------------------------------------------------
 
     def campaigns(
         self, account: Account, campaign_id: str | None, query: StatsQuery
     ) -> list[Row]:
-        return list(self.campaign_rows(account, campaign_id, query))
+        return self.campaign_rows(account, campaign_id, query).rows()
 
     def campaign_rows(
         self, account: Account, campaign_id: str | None, query: StatsQuery
-    ) -> Iterator[Row]:
+    ) -> Answer:
         """The rows, produced as they are read. Every check is done before
         this returns, so a failure never cuts an answer short."""
         state = self._store.catalog_state()
@@ -60,30 +71,30 @@ class StatsAnswers:
             by_content=query.by_content,
             by_creative=query.by_creative,
         )
-        return self._campaign_rows(state.catalog, account, campaigns, request, query)
+        header = tuple(campaign_header(query))
+        batches = self._campaign_batches(state, account, request, header)
+        return Answer(header, batches)
 
-    def _campaign_rows(
+    def _campaign_batches(
         self,
-        catalog: Catalog,
+        state: CatalogState,
         account: Account,
-        campaigns: list[Campaign],
         request: StatsRequest,
-        query: StatsQuery,
-    ) -> Iterator[Row]:
-        if not campaigns:
+        header: tuple[str, ...],
+    ) -> Iterator[pa.RecordBatch]:
+        if not request.campaign_keys:
             return
-        width = (
-            1 + query.by_day + query.by_insertion + query.by_content + query.by_creative
-        )
-        grouped: Iterator[_Grouped] = (
-            _Grouped(tuple(r[:width]), r[width:]) for r in self._store.stats(request)
-        )
-        if not (query.by_insertion or query.by_content or query.by_creative):
-            grouped = _zero_filled(grouped, [c.id for c in campaigns], query)
-        header = campaign_header(query)
-        for g in grouped:
-            values = self._campaign_values(catalog, account, g, query)
-            yield dict(zip(header, values, strict=True))
+        vocabulary = self._vocabularies.of(state)
+        measures = self._store.stats(request)
+        if not (request.by_insertion or request.by_content or request.by_creative):
+            # Without breakdowns, each campaign has its row (each day, by day).
+            keys = pa.array(request.campaign_keys, pa.int32())
+            grid = _grid(keys, "campaign", request)
+            measures = zero_filled(measures, grid, stats_schema(request))
+        for batch in measures:
+            yield campaign_batch(
+                batch, vocabulary, account.currency, request.dimensions, header
+            )
 
     def _listed_campaigns(
         self,
@@ -103,38 +114,16 @@ class StatsAnswers:
             (c for c in owned if state.key(c.id) in active), key=lambda c: c.id
         )
 
-    @staticmethod
-    def _campaign_values(
-        catalog: Catalog, account: Account, grouped: _Grouped, query: StatsQuery
-    ) -> list[Any]:
-        dims = iter(grouped.dims)
-        values: list[Any] = [next(dims).isoformat()] if query.by_day else []
-        campaign = catalog.campaigns[next(dims)]
-        values += [campaign.id, campaign.name]
-        if query.by_insertion:
-            insertion_id = next(dims)
-            values += [insertion_id, catalog.insertions[insertion_id].name]
-        if query.by_content:
-            content_id = next(dims)
-            content = None if content_id is None else catalog.contents[content_id]
-            values += [content_id, None if content is None else content.name]
-        if query.by_creative:
-            creative_id = next(dims)
-            values += [creative_id, catalog.creatives[creative_id].name]
-        advertiser = catalog.advertisers[campaign.advertiser_id]
-        values += [advertiser.id, advertiser.name]
-        return values + campaign_metrics(grouped.measures, account.currency)
-
     # -- /api/stats/{kind} ------------------------------------------------------
 
     def entities(
         self, account: Account, kind: str, entity_id: str | None, query: StatsQuery
     ) -> list[Row]:
-        return list(self.entity_rows(account, kind, entity_id, query))
+        return self.entity_rows(account, kind, entity_id, query).rows()
 
     def entity_rows(
         self, account: Account, kind: str, entity_id: str | None, query: StatsQuery
-    ) -> Iterator[Row]:
+    ) -> Answer:
         state = self._store.catalog_state()
         catalog = state.catalog
         owned = [c for c in catalog.campaigns.values() if c.account_id == account.id]
@@ -152,31 +141,37 @@ class StatsAnswers:
             insertion_key=self._insertion_key(state, account, kind, entity_id),
             content_key=self._content_key(state, kind, entity_id),
         )
-        return self._entity_rows(catalog, account, kind, entity_id, request, query)
+        header = tuple(entity_header(kind, query))
+        entity_key = None if entity_id is None else state.key(entity_id)
+        batches = self._entity_batches(state, account, entity_key, request, header)
+        return Answer(header, batches)
 
-    def _entity_rows(
+    def _entity_batches(
         self,
-        catalog: Catalog,
+        state: CatalogState,
         account: Account,
-        kind: str,
-        entity_id: str | None,
+        entity_key: int | None,
         request: StatsRequest,
-        query: StatsQuery,
-    ) -> Iterator[Row]:
-        width = 1 + query.by_day
-        grouped = [
-            _Grouped(tuple(r[:width]), r[width:])
-            for r in (self._store.stats(request) if request.campaign_keys else [])
-            if r[width - 1] is not None
+        header: tuple[str, ...],
+    ) -> Iterator[pa.RecordBatch]:
+        dimension = request.dimensions[-1]
+        found = [
+            batch.filter(pc.is_valid(batch.column(dimension)))
+            for batch in (self._store.stats(request) if request.campaign_keys else [])
         ]
+        vocabulary = self._vocabularies.of(state)
         # Like /api/campaigns: each listed entity has every day of the range.
-        listed = [entity_id] if entity_id else sorted({g.dims[-1] for g in grouped})
-        names = _names(catalog, kind)
-        header = entity_header(kind, query)
-        for g in _zero_filled(iter(grouped), listed, query):
-            yield dict(
-                zip(header, _entity_values(names, account, g, query), strict=True)
+        if entity_key is not None:
+            listed = pa.array([entity_key], pa.int32())
+        else:
+            seen = [batch.column(dimension) for batch in found]
+            unique = (
+                pc.unique(pa.concat_arrays(seen)) if seen else pa.array([], pa.int32())
             )
+            listed = vocabulary.in_id_order(unique)
+        grid = _grid(listed, dimension, request)
+        for batch in zero_filled(found, grid, stats_schema(request)):
+            yield entity_batch(batch, vocabulary, account.currency, dimension, header)
 
     @staticmethod
     def _insertion_key(
@@ -217,32 +212,34 @@ def _owned_campaign(
     return campaign
 
 
-def _zero_filled(
-    grouped: Iterator[_Grouped], ids: Sequence[str], query: StatsQuery
-) -> Iterator[_Grouped]:
-    """Every (day,) id combination of the range in answer order, with zeros
-    where the store had no row. The store's rows come in that same order, so
-    this merges as it goes, holding one row at a time."""
-    wanted: Iterator[tuple[Any, ...]]
-    if query.by_day:
-        wanted = ((day, i) for day in days(query.date_from, query.date_to) for i in ids)
-    else:
-        wanted = ((i,) for i in ids)
-    pending = next(grouped, None)
-    for key in wanted:
-        if pending is not None and pending.dims == key:
-            yield pending
-            pending = next(grouped, None)
-        else:
-            yield _Grouped(key, _ZEROS)
+def _grid(keys: pa.Array, dimension: str, request: StatsRequest) -> Grid:
+    if not request.by_day:
+        return Grid(keys, dimension)
+    days = (request.date_to - request.date_from).days + 1
+    return Grid(keys, dimension, request.date_from, days)
 
 
-_ZEROS = (0,) * 16
+def python_rows(batch: pa.RecordBatch) -> list[Row]:
+    """A batch's rows as Answer.rows gives them."""
+    columns = [_python_values(column) for column in batch.columns]
+    names = batch.schema.names
+    return [
+        dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)
+    ]
 
 
-def _names(catalog: Catalog, kind: str) -> dict[str, str]:
-    table: dict[str, Any] = getattr(catalog, kind)
-    return {item_id: item.name for item_id, item in table.items()}
+def _python_values(column: pa.Array) -> list[Any]:
+    kind = column.type
+    if pa.types.is_dictionary(kind):  # decoded by Arrow first: much quicker
+        return list(pc.take(column.dictionary, column.indices).to_pylist())
+    if pa.types.is_date32(kind):
+        return list(pc.cast(column, pa.string()).to_pylist())
+    values: list[Any] = column.to_pylist()
+    if pa.types.is_decimal(kind):
+        # As the JSON encoding shows them: a float, or an integer for scale 0.
+        exact = int if kind.scale == 0 else float
+        return [exact(value) for value in values]
+    return values
 
 
 def entity_header(kind: str, query: StatsQuery) -> list[str]:
@@ -263,13 +260,3 @@ def campaign_header(query: StatsQuery) -> list[str]:
         if flag:
             header += [f"{name}_id", f"{name}_name"]
     return [*header, "advertiser_id", "advertiser_name", *CAMPAIGN_METRICS]
-
-
-def _entity_values(
-    names: dict[str, str], account: Account, grouped: _Grouped, query: StatsQuery
-) -> list[Any]:
-    dims = iter(grouped.dims)
-    values: list[Any] = [next(dims).isoformat()] if query.by_day else []
-    entity_id = next(dims)
-    values += [entity_id, names[entity_id]]
-    return values + entity_metrics(grouped.measures, account.currency)

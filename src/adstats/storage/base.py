@@ -9,13 +9,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
 
 from adstats.domain.catalog import Catalog, Entity
+from adstats.domain.events import EVENT_TYPES
 from adstats.ingest.report import IngestReport
-
-if TYPE_CHECKING:  # the engine's table type; imported only when one is used
-    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -46,9 +45,32 @@ class StatsRequest:
     insertion_key: int | None = None
     content_key: int | None = None
 
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """The dimension columns of the answer, in DIMENSIONS order."""
+        chosen = (self.by_day, self.by_campaign, self.by_insertion, self.by_content,
+                  self.by_creative)  # fmt: skip
+        return tuple(name for name, on in zip(DIMENSIONS, chosen, strict=True) if on)
 
-# The dimension columns a StatsRow may carry, in answer order.
+
+# The dimension columns a batch of Store.stats may carry, in answer order.
 DIMENSIONS = ("day", "campaign", "insertion", "content", "creative")
+# The measure columns that follow them: a counter per event type, then the
+# billable events and the exact spent in nanos.
+MEASURES: tuple[str, ...] = (*EVENT_TYPES, "billables", "spent_nanos")
+
+
+def stats_schema(request: StatsRequest) -> pa.Schema:
+    """The columns of the batches Store.stats gives for the request: "day" a
+    date32, the other dimensions int32 storage keys ("content" null for events
+    without one), the measures int64 but spent_nanos, a decimal128(38, 0) as
+    the sum of 64-bit amounts may pass 64 bits."""
+    fields = [
+        pa.field(name, pa.date32() if name == "day" else pa.int32())
+        for name in request.dimensions
+    ]
+    fields += [pa.field(name, pa.int64()) for name in MEASURES[:-1]]
+    return pa.schema([*fields, pa.field("spent_nanos", pa.decimal128(38, 0))])
 
 
 @dataclass(frozen=True)
@@ -81,19 +103,19 @@ class Store(ABC):
         """Upserts the items in one transaction."""
 
     @abstractmethod
-    def apply_events(self, events: "pa.Table", state: CatalogState) -> IngestReport:
+    def apply_events(self, events: pa.Table, state: CatalogState) -> IngestReport:
         """Counts, bills and rolls up a checked batch in one transaction.
 
         `events` has the columns of ingest.parse.EVENT_SCHEMA, in ingestion
         order. Returns accepted and duplicate counts (no rejections)."""
 
     @abstractmethod
-    def stats(self, request: StatsRequest) -> Iterator[tuple[Any, ...]]:
-        """Rows of (day?, dimension ids..., 14 counters..., billables, spent
-        nanos): the dimensions the request groups by, in DIMENSIONS order,
-        sorted by day then ids, a missing content last. Only combinations with
-        data appear. Rows are produced as they are read, so an answer of any
-        size streams."""
+    def stats(self, request: StatsRequest) -> Iterator[pa.RecordBatch]:
+        """The sums, as Arrow batches of stats_schema(request): Python never
+        handles a row. The storage keys are those of CatalogState. Rows are
+        sorted by day, then by the ids of the keys, a missing content last;
+        only combinations with data appear. Batches are produced as they are
+        read, so an answer of any size streams."""
 
     @abstractmethod
     def active_campaigns(

@@ -13,7 +13,6 @@ from adstats.api.routes.common import (
     stats_query,
 )
 from adstats.api.schemas import CampaignRow, rows_responses
-from adstats.query.answers import campaign_header
 from adstats.query.params import CAMPAIGN_BREAKDOWNS, RANGE_PARAMS
 
 router = APIRouter(tags=["campaign statistics"])
@@ -49,6 +48,6 @@ async def _answer(request: Request, campaign_id: str | None) -> Response:
 
     def answer() -> Response:
         rows = answers.campaign_rows(account, campaign_id, query)
-        return rows_response(rows, query.format, campaign_header(query), filename)
+        return rows_response(rows, query.format, filename)
 
     return await cached_answer(request, account, query, answer)

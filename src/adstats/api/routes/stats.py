@@ -13,7 +13,7 @@ from adstats.api.routes.common import (
     stats_query,
 )
 from adstats.api.schemas import entity_row_model, rows_responses
-from adstats.query.answers import ENTITY_KINDS, entity_header
+from adstats.query.answers import ENTITY_KINDS
 from adstats.query.params import RANGE_PARAMS
 
 router = APIRouter(tags=["entity statistics"])
@@ -27,11 +27,10 @@ async def _answer(request: Request, kind: str, entity_id: str | None) -> Respons
     answers = context(request).answers
     name = f"{kind[:-1]}-{entity_id}" if entity_id else kind
     filename = f"{name}_{query.date_from}_{query.date_to}"
-    header = entity_header(kind, query)
 
     def answer() -> Response:
         rows = answers.entity_rows(account, kind, entity_id, query)
-        return rows_response(rows, query.format, header, filename)
+        return rows_response(rows, query.format, filename)
 
     return await cached_answer(request, account, query, answer)
 
