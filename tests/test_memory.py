@@ -32,3 +32,10 @@ def test_the_limit_is_read_from_the_environment() -> None:
 def test_a_bad_limit_names_the_variable(raw: str) -> None:
     with pytest.raises(SettingsError, match="ADSTATS_MEMORY_LIMIT_MB"):
         Settings.from_env({"ADSTATS_MEMORY_LIMIT_MB": raw})
+
+
+def test_the_chunk_size_is_read_from_the_environment() -> None:
+    assert Settings.from_env({}).ingest_chunk_mb == 128
+    assert Settings.from_env({"ADSTATS_INGEST_CHUNK_MB": "16"}).ingest_chunk_mb == 16
+    with pytest.raises(SettingsError, match="ADSTATS_INGEST_CHUNK_MB"):
+        Settings.from_env({"ADSTATS_INGEST_CHUNK_MB": "300"})

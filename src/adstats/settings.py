@@ -31,6 +31,8 @@ class Settings:
     # DuckDB's own memory; the key filters of deduplication come on top (two
     # to three bytes per stored event).
     memory_limit_mb: int = 1024
+    # Bigger chunks read the stored keys less often; smaller ones hold less.
+    ingest_chunk_mb: int = 128
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -51,6 +53,9 @@ class Settings:
             rate_burst=_integer(env, "ADSTATS_RATE_BURST", cls.rate_burst, 1, 10**6),
             memory_limit_mb=_integer(
                 env, "ADSTATS_MEMORY_LIMIT_MB", cls.memory_limit_mb, 128, 10**7
+            ),
+            ingest_chunk_mb=_integer(
+                env, "ADSTATS_INGEST_CHUNK_MB", cls.ingest_chunk_mb, 1, 240
             ),
         )
 

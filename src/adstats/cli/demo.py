@@ -16,6 +16,7 @@ from adstats.cli.ingest import ingest_file
 from adstats.errors import UserError
 from adstats.generate.demo_catalog import demo_catalog
 from adstats.generate.traffic import generate as generate_traffic
+from adstats.settings import Settings
 from adstats.storage.open import open_store
 
 DEMO_DB = "adstats-demo.duckdb"
@@ -104,7 +105,7 @@ def _ingest_traffic(
                                        events=events, seed=1)  # fmt: skip
         typer.echo(f"generated {summary.lines} lines in "
                    f"{time.monotonic() - started:.1f}s; ingesting", err=True)  # fmt: skip
-        report = ingest_file(admin, str(traffic))
+        report = ingest_file(admin, str(traffic), Settings.ingest_chunk_mb << 20)
     typer.echo(
         f"ingested: accepted {report.accepted}, duplicates {report.duplicates}, "
         f"rejected {len(report.rejected)} (the demo traffic has a few bad lines on "

@@ -76,10 +76,11 @@ def ingest(
 
 @reports_errors
 def _ingest(files: list[str], db: str | None, json_output: bool) -> None:
-    admin = open_admin(settings_with(db).db)
+    settings = settings_with(db)
+    admin = open_admin(settings.db)
     try:
         for name in files:
-            report = ingest_file(admin, name)
+            report = ingest_file(admin, name, settings.ingest_chunk_mb << 20)
             if json_output:
                 typer.echo(orjson.dumps({"file": name, **report.as_json()}).decode())
             else:
@@ -88,7 +89,7 @@ def _ingest(files: list[str], db: str | None, json_output: bool) -> None:
         admin.close()
 
 
-def ingest_file(admin: Admin, name: str) -> IngestReport:
+def ingest_file(admin: Admin, name: str, chunk_bytes: int) -> IngestReport:
     with ExitStack() as stack:
         raw: BinaryIO
         if name == "-":
@@ -117,5 +118,5 @@ def ingest_file(admin: Admin, name: str) -> IngestReport:
         def advance(_size: int) -> None:
             progress.update(task, completed=counting.count)
 
-        chunks: Iterator[Chunk] = chunks_of(stream)
+        chunks: Iterator[Chunk] = chunks_of(stream, chunk_bytes=chunk_bytes)
         return admin.ingest(chunks, advance)
