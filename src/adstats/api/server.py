@@ -66,6 +66,17 @@ def serve(settings: Settings) -> None:
             lifespan="on",
         )
         log.info("serving on http://%s:%d/api", settings.host, settings.port)
+        log.debug(
+            "settings: db=%s memory_limit_mb=%d rate_limit=%d burst=%d "
+            "max_body_bytes=%d slow_query_ms=%d http_ingestion=%s",
+            settings.db,
+            settings.memory_limit_mb,
+            settings.rate_limit,
+            settings.rate_burst,
+            settings.max_body_bytes,
+            settings.slow_query_ms,
+            "on" if settings.ingest_token else "off",  # never the token itself
+        )
         uvicorn.Server(config).run(sockets=[listener])
     finally:
         context.close()
