@@ -57,7 +57,8 @@ def main() -> None:
     else:
         with tempfile.TemporaryDirectory(prefix="adstats-bench-") as folder:
             results = Bench(Path(folder), options).run()
-    results["bench_minutes"] = round((time.monotonic() - started) / 60, 1)
+    minutes = "queries_only_minutes" if options.queries_only else "bench_minutes"
+    results[minutes] = round((time.monotonic() - started) / 60, 1)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{options.scale}.json"
     if options.queries_only and out.exists():

@@ -605,3 +605,16 @@ def test_compaction_changes_no_answer(tmp_path: Path) -> None:
     reopened = World(tmp_path / "db.duckdb")
     assert reopened.campaigns(first, last) == model.campaign_rows(A1, first, last)
     reopened.close()
+
+
+def test_a_bad_json_reason_names_the_fault_and_its_place(shared: World) -> None:
+    """As an operator reads it: what is wrong, then where, each said once."""
+    tab = VALID.replace('"impression"', '"impre\tssion"')
+    nan = VALID[:-1] + ',"score":NaN}'
+
+    got = shared.ingest([tab, nan])
+
+    assert [r.reason for r in got.rejected] == [
+        f"bad JSON: Invalid control character at character {tab.index(chr(9)) + 1}",
+        "bad JSON: NaN is not a JSON value",
+    ]

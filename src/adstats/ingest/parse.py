@@ -294,7 +294,8 @@ def _json_error(line: str, readable: bool) -> str | None:
     try:
         json.loads(line, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
-        return f"bad JSON: {exc.msg} at character {exc.pos + 1}"
+        # Python says "Invalid control character at" and leaves the place to us
+        return f"bad JSON: {exc.msg.removesuffix(' at')} at character {exc.pos + 1}"
     except (ValueError, RecursionError) as exc:
         return f"bad JSON: {exc}"
     return None if readable else "bad JSON: the line does not parse as one JSON value"
