@@ -126,18 +126,7 @@ class Bench:
         http_events = self._generate("http.ndjson", self.options.http_events, seed=2)
         _say("adstats ingest")
         self._ingest_files(events)
-        key = _adstats("keys", "create", "--account", self.account, "--name", "bench",
-                       "--db", str(self.db)).strip()  # fmt: skip
-        with Server(self.db) as server:
-            _say("POST /ingest from 2 clients")
-            self._http_ingestion(server, http_events)
-            _say("query latencies")
-            self._latencies(server, key)
-            _say("sustained load")
-            self._sustained(server, key)
-            _say("freshness")
-            self._freshness(server, key)
-            self.results["server_peak_rss_mib"] = server.peak_rss_mib()
+        self._served(http_events)
         self.results["database_mib"] = round(_size(self.db) / 2**20, 1)
         self.results["database_mib_per_million_events"] = round(
             self.results["database_mib"] / (self.results["events_accepted"] / 1e6), 1
@@ -148,9 +137,19 @@ class Bench:
 
     def _queries_again(self) -> dict[str, Any]:
         """The server-side measures on the databases of an earlier run."""
+        self._served(http_events=None)
+        _say("raw-table baseline")
+        self._baseline(self.folder / "events.ndjson")
+        return self.results
+
+    def _served(self, http_events: Path | None) -> None:
+        """Everything measured against `adstats serve`."""
         key = _adstats("keys", "create", "--account", self.account, "--name", "bench",
                        "--db", str(self.db)).strip()  # fmt: skip
         with Server(self.db) as server:
+            if http_events is not None:
+                _say("POST /ingest from 2 clients")
+                self._http_ingestion(server, http_events)
             _say("query latencies")
             self._latencies(server, key)
             _say("sustained load")
@@ -158,9 +157,6 @@ class Bench:
             _say("freshness")
             self._freshness(server, key)
             self.results["server_peak_rss_mib"] = server.peak_rss_mib()
-        _say("raw-table baseline")
-        self._baseline(self.folder / "events.ndjson")
-        return self.results
 
     def _generate(self, name: str, count: int, seed: int) -> Path:
         path = self.folder / name
