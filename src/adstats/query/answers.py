@@ -3,7 +3,7 @@
 An answer is a header and Arrow batches of rows: storage sums, named and
 derived a column at a time (query.shape), with rows of zeros where the
 contract wants rows the store has no data for (query.zerofill). The API
-encodes the batches; no row is ever a Python object on that path.
+encodes the batches: the rows of a large answer never become Python objects.
 """
 
 from collections.abc import Iterator
