@@ -24,7 +24,7 @@ def load(
         document = orjson.loads(file.read_bytes())
     except orjson.JSONDecodeError as exc:
         raise CatalogError(f"{file} is not valid JSON: {exc}") from None
-    admin = open_admin(settings_with(db).db)
+    admin = open_admin(settings_with(db))
     try:
         summary = admin.load_catalog(document)
     finally:

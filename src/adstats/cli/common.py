@@ -44,14 +44,15 @@ def setup_logging(level: str = "INFO") -> None:
     )
 
 
-def open_admin(db: str) -> Admin:
+def open_admin(settings: Settings) -> Admin:
     """Works on the database directly, or through the server that holds it."""
     # Imported here: the database and its engine are not needed for --help.
     from adstats.admin.local import LocalAdmin
     from adstats.storage.open import open_store
 
+    db = settings.db
     try:
-        return LocalAdmin(open_store(db, Settings.from_env().memory_limit_mb))
+        return LocalAdmin(open_store(db, settings.memory_limit_mb))
     except DatabaseBusy:
         note = read_note(db)
         if note is None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from adstats.cli.common import open_admin, reports_errors
+from adstats.cli.common import open_admin, reports_errors, settings_with
 from adstats.errors import CatalogError, UserError
 from adstats.generate.demo_catalog import demo_catalog
 from adstats.generate.traffic import generate as generate_traffic
@@ -100,7 +100,7 @@ def _day(text: str) -> date:
 
 def _stored_catalog(db: str) -> dict[str, Any]:
     """The catalog a database holds, as a catalog document."""
-    admin = open_admin(db)
+    admin = open_admin(settings_with(db))
     try:
         return admin.catalog_document()
     finally:

@@ -77,7 +77,7 @@ def ingest(
 @reports_errors
 def _ingest(files: list[str], db: str | None, json_output: bool) -> None:
     settings = settings_with(db)
-    admin = open_admin(settings.db)
+    admin = open_admin(settings)
     try:
         for name in files:
             report = ingest_file(admin, name, settings.ingest_chunk_mb << 20)

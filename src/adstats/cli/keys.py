@@ -28,7 +28,7 @@ def create(
 ) -> None:
     """Create a key. Its secret, shown only now, goes alone to standard output;
     everything else to standard error."""
-    admin = open_admin(settings_with(db).db)
+    admin = open_admin(settings_with(db))
     try:
         fields, secret = admin.create_key(account, name, description, expires_in_days)
     finally:
@@ -45,7 +45,7 @@ def list_keys(
     db: DbOption = None,
 ) -> None:
     """List an account's keys, one JSON object per line, never with a secret."""
-    admin = open_admin(settings_with(db).db)
+    admin = open_admin(settings_with(db))
     try:
         for fields in admin.list_keys(account):
             typer.echo(orjson.dumps(fields).decode())
@@ -60,7 +60,7 @@ def revoke(
     db: DbOption = None,
 ) -> None:
     """Revoke a key at once: it fails from the next request on."""
-    admin = open_admin(settings_with(db).db)
+    admin = open_admin(settings_with(db))
     try:
         fields = admin.revoke_key(key_id)
     finally:

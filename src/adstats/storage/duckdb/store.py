@@ -29,6 +29,7 @@ from adstats.domain.catalog import (
 )
 from adstats.errors import DatabaseBusy, StaleCatalog, StorageError
 from adstats.ingest.report import IngestReport
+from adstats.settings import Settings
 from adstats.storage.base import (
     ApiKeyRecord,
     CatalogState,
@@ -121,7 +122,9 @@ def _check_location(path: str) -> None:
 
 
 class DuckDBStore(Store):
-    def __init__(self, path: str, memory_limit_mb: int = 1024) -> None:
+    def __init__(
+        self, path: str, memory_limit_mb: int = Settings.memory_limit_mb
+    ) -> None:
         self.path = path
         # This process is the only writer, so a counter in memory is exact.
         self._data_version = 0
